@@ -28,4 +28,4 @@ pub mod sighash;
 pub use schnorr::{
     verify, verify_key, KeyError, KeyPair, Signature, SignatureError, VerifyError, XOnlyPublicKey,
 };
-pub use sighash::{signature_hash, SigHashCache, SigHashError};
+pub use sighash::{sign_all_inputs, signature_hash, SigHashCache, SigHashError};

@@ -113,6 +113,26 @@ pub fn signature_hash(
     SigHashCache::new(tx, spent)?.sighash(index)
 }
 
+/// Signs every input of `tx` in place: input `i` spends `spent[i]` and is signed by `keys[i]`.
+pub fn sign_all_inputs(
+    tx: &mut Transaction,
+    spent: &[&TxOut],
+    keys: &[&crate::schnorr::KeyPair],
+) -> Result<(), SigHashError> {
+    if keys.len() != tx.inputs.len() {
+        return Err(SigHashError::SpentOutputsMismatch {
+            inputs: tx.inputs.len(),
+            spent: keys.len(),
+        });
+    }
+    let cache = SigHashCache::new(tx, spent)?;
+    for (i, key) in keys.iter().enumerate() {
+        let msg = cache.sighash(i)?;
+        tx.inputs[i].signature = key.sign(&msg).0.to_vec();
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,429 @@
+//! `parthenon`: the ParthenonChain full node and its tools.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use parthenon_chain::{replay, ChainstateConfig, Workers};
+use parthenon_node::bench_chain::{self, BenchChainConfig};
+use parthenon_node::control::{self, ControlError};
+use parthenon_node::datadir::{DataDir, DataDirError};
+use parthenon_node::dev_node::{self, DevNodeConfig};
+use parthenon_node::info::chain_info;
+use parthenon_node::wallet::{parse_address, Balance, Wallet, WalletCoin};
+use parthenon_primitives::amount::Amount;
+use parthenon_primitives::{serialize, Asset, ChainParams, Network};
+use parthenon_storage::Durability;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "parthenon", version, about = "ParthenonChain full node")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a node (today: the single-node dev network, `--dev`).
+    Node(NodeArgs),
+    /// Inspect or check a chainstate.
+    #[command(subcommand)]
+    Chain(ChainCommand),
+    /// The dev wallet: one key in <datadir>/wallet.key.
+    #[command(subcommand)]
+    Wallet(WalletCommand),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Args, Clone)]
+struct DataDirArgs {
+    /// Data directory (default ./parthenon-data/<network>).
+    #[arg(long, env = "PARTHENON_DATADIR")]
+    datadir: Option<PathBuf>,
+    /// Network of the data directory.
+    #[arg(long, default_value = "dev")]
+    network: Network,
+}
+
+impl DataDirArgs {
+    fn params(&self) -> &'static ChainParams {
+        self.network.params()
+    }
+    fn datadir(&self) -> DataDir {
+        match &self.datadir {
+            Some(p) => DataDir::new(p),
+            None => DataDir::default_for(self.params()),
+        }
+    }
+}
+
+#[derive(Args)]
+struct NodeArgs {
+    /// Run the local development network (easiest target, mines on an interval).
+    #[arg(long)]
+    dev: bool,
+    /// Data directory (default ./parthenon-data/dev).
+    #[arg(long, env = "PARTHENON_DATADIR")]
+    datadir: Option<PathBuf>,
+    /// Seconds between mined blocks (fractions allowed).
+    #[arg(long, default_value_t = 2.0)]
+    block_interval: f64,
+    /// Do not mine.
+    #[arg(long)]
+    no_mine: bool,
+    /// Threads for the nonce search.
+    #[arg(long, default_value_t = 1)]
+    mine_threads: usize,
+    /// Threads for signature checks (default: one per core; 0 = inline).
+    #[arg(long)]
+    verify_threads: Option<usize>,
+    /// fsync every block's batch (survives power loss, slower); default survives a process crash.
+    #[arg(long)]
+    sync_writes: bool,
+}
+
+#[derive(Subcommand)]
+enum ChainCommand {
+    /// Print a JSON summary: network, height, best hash, chain work, UTXO count, supply.
+    Info(DataDirArgs),
+    /// Replay the active chain from the block files and compare with the stored coins.
+    Verify(DataDirArgs),
+}
+
+#[derive(Subcommand)]
+enum WalletCommand {
+    /// Create a new key file.
+    New(DataDirArgs),
+    /// Print the wallet's address.
+    Address(DataDirArgs),
+    /// Print spendable and pending balances per asset.
+    Balance(DataDirArgs),
+    /// Send coins through the running node.
+    Send(SendArgs),
+}
+
+#[derive(Args)]
+struct SendArgs {
+    #[command(flatten)]
+    dd: DataDirArgs,
+    /// Recipient address (64 hex digits).
+    #[arg(long)]
+    to: String,
+    /// Amount in coins (up to 8 decimals).
+    #[arg(long)]
+    amount: String,
+    /// Asset: TALANTON, DRACHMA or OBOLOS.
+    #[arg(long, default_value = "TALANTON")]
+    asset: String,
+    /// Fee in coins of the same asset.
+    #[arg(long, default_value = "0.0001")]
+    fee: String,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Connect a generated chain on the on-disk store (signatures on and off).
+    Chain(BenchChainArgs),
+}
+
+#[derive(Args)]
+struct BenchChainArgs {
+    /// Timed blocks.
+    #[arg(long, default_value_t = 200)]
+    blocks: usize,
+    /// Transactions (one input, two outputs) per block.
+    #[arg(long, default_value_t = 2000)]
+    txs: usize,
+    /// Signature-check threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Directory for the temporary stores (default: system temp dir).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PARTHENON_LOG")
+                // The storage engine's recovery chatter is not news to an operator.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("info,fjall=warn,lsm_tree=warn")
+                }),
+        )
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Node(a) => node(a),
+        Command::Chain(ChainCommand::Info(dd)) => {
+            let info = query_or_open(&dd, "chain_info", |chain| Ok(chain_info(chain)))?;
+            println!("{}", serde_json::to_string_pretty(&info)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Chain(ChainCommand::Verify(dd)) => {
+            let chain = open_existing(&dd)?;
+            let report = replay::verify_chainstate(&chain)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(if report.is_consistent() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
+        }
+        Command::Wallet(w) => wallet(w),
+        Command::Bench(BenchCommand::Chain(a)) => bench(a),
+    }
+}
+
+fn node(a: NodeArgs) -> Result<ExitCode> {
+    if !a.dev {
+        bail!(
+            "only the local dev network can run yet: start it with `parthenon node --dev` \
+             (peer-to-peer networking for test and main is not built)"
+        );
+    }
+    if !(a.block_interval > 0.0 && a.block_interval.is_finite()) {
+        bail!("--block-interval must be a positive number of seconds");
+    }
+    let params = Network::Dev.params();
+    let datadir = a
+        .datadir
+        .map(DataDir::new)
+        .unwrap_or_else(|| DataDir::default_for(params));
+    let config = DevNodeConfig {
+        datadir,
+        block_interval: Duration::from_secs_f64(a.block_interval),
+        mine: !a.no_mine,
+        mine_threads: a.mine_threads.max(1),
+        verify_threads: a.verify_threads.unwrap_or_else(cores),
+        durability: if a.sync_writes {
+            Durability::PowerLoss
+        } else {
+            Durability::Process
+        },
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(dev_node::run(config))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens an existing data directory's chainstate (never creates one).
+fn open_existing(dd: &DataDirArgs) -> Result<parthenon_chain::Chainstate> {
+    let datadir = dd.datadir();
+    if !datadir.chainstate_dir().exists() {
+        bail!(
+            "no chain data in {} (run `parthenon node --dev` first, or pass --datadir)",
+            datadir.root().display()
+        );
+    }
+    Ok(datadir.open_chainstate(
+        dd.params(),
+        Workers::inline(),
+        ChainstateConfig::default(),
+        Durability::Process,
+    )?)
+}
+
+/// Runs `method` on the running node, or `local` on the store if no node holds it.
+fn query_or_open(
+    dd: &DataDirArgs,
+    method: &str,
+    local: impl FnOnce(&parthenon_chain::Chainstate) -> Result<Value>,
+) -> Result<Value> {
+    let datadir = dd.datadir();
+    match control::call(&datadir.control_socket(), method, Value::Null) {
+        Ok(v) => return Ok(v),
+        Err(ControlError::NotRunning(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    match open_existing(dd) {
+        Ok(chain) => local(&chain),
+        Err(e) => match e.downcast_ref::<DataDirError>() {
+            // The node started between our two attempts: ask it.
+            Some(DataDirError::InUse { .. }) => Ok(control::call(
+                &datadir.control_socket(),
+                method,
+                Value::Null,
+            )?),
+            _ => Err(e),
+        },
+    }
+}
+
+fn wallet_coins(dd: &DataDirArgs, wallet: &Wallet) -> Result<Vec<WalletCoin>> {
+    let datadir = dd.datadir();
+    let params = json!({ "key": wallet.address() });
+    match control::call(&datadir.control_socket(), "wallet_coins", params) {
+        Ok(v) => return Ok(serde_json::from_value(v)?),
+        Err(ControlError::NotRunning(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let chain = open_existing(dd)?;
+    let key = wallet.public_key();
+    let mut mine = Vec::new();
+    chain.for_each_coin(&mut |op, c| {
+        if c.output.key() == Some(key) {
+            mine.push((op, c));
+        }
+        true
+    })?;
+    Ok(parthenon_node::wallet::wallet_coins(
+        mine,
+        key,
+        chain.height(),
+        chain.params().coinbase_maturity,
+        |_| false,
+    ))
+}
+
+fn wallet(cmd: WalletCommand) -> Result<ExitCode> {
+    match cmd {
+        WalletCommand::New(dd) => {
+            let datadir = dd.datadir();
+            datadir.create()?;
+            let w = Wallet::create(&datadir.wallet_path(), dd.network)?;
+            println!("{}", w.address());
+        }
+        WalletCommand::Address(dd) => {
+            println!("{}", Wallet::load(&dd.datadir().wallet_path())?.address());
+        }
+        WalletCommand::Balance(dd) => {
+            let w = Wallet::load(&dd.datadir().wallet_path())?;
+            let coins = wallet_coins(&dd, &w)?;
+            let b = Balance::of(&coins);
+            let per_asset = |v: [u64; 3]| -> Value {
+                Asset::ALL
+                    .into_iter()
+                    .map(|a| {
+                        (
+                            a.name().to_string(),
+                            json!(Amount(v[a as usize]).to_coin_string()),
+                        )
+                    })
+                    .collect::<serde_json::Map<_, _>>()
+                    .into()
+            };
+            let out = json!({
+                "address": w.address(),
+                "spendable": per_asset(b.spendable),
+                "pending": per_asset(b.pending),
+                "coins": coins.len(),
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        WalletCommand::Send(s) => {
+            let w = Wallet::load(&s.dd.datadir().wallet_path())?;
+            let asset = Asset::parse(&s.asset).with_context(|| {
+                format!(
+                    "unknown asset {:?}; use TALANTON, DRACHMA or OBOLOS",
+                    s.asset
+                )
+            })?;
+            let amount = Amount::from_coin_str(&s.amount)
+                .with_context(|| format!("invalid amount {:?}", s.amount))?;
+            let fee = Amount::from_coin_str(&s.fee)
+                .with_context(|| format!("invalid fee {:?}", s.fee))?;
+            let to = parse_address(&s.to)?;
+            let socket = s.dd.datadir().control_socket();
+            let coins = match control::call(&socket, "wallet_coins", json!({ "key": w.address() }))
+            {
+                Ok(v) => serde_json::from_value::<Vec<WalletCoin>>(v)?,
+                Err(ControlError::NotRunning(p)) => bail!(
+                    "sending needs a running node to take the transaction (no node at {}); \
+                     start `parthenon node --dev`",
+                    p.display()
+                ),
+                Err(e) => return Err(e.into()),
+            };
+            let tx = w.build_send(&coins, to, asset, amount.0, fee.0)?;
+            let res = control::call(
+                &socket,
+                "submit_tx",
+                json!({ "hex": hex::encode(serialize(&tx)) }),
+            )?;
+            println!("{}", serde_json::to_string_pretty(&res)?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench(a: BenchChainArgs) -> Result<ExitCode> {
+    if a.blocks == 0 || a.txs == 0 {
+        bail!("--blocks and --txs must be at least 1");
+    }
+    let cfg = BenchChainConfig {
+        blocks: a.blocks,
+        txs_per_block: a.txs,
+        threads: a.threads.unwrap_or_else(cores),
+        dir: a.dir,
+    };
+    let quiet = a.json;
+    let report = bench_chain::run(&cfg, &mut |line| {
+        if !quiet {
+            eprintln!("{line}");
+        }
+    })?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "bench chain: {} blocks x {} txs (1 input, 2 outputs), fjall on disk, {} signature threads",
+        report.blocks, report.txs_per_block, report.threads
+    );
+    println!(
+        "{:<28} {:>12} {:>14} {:>14}",
+        "run", "seconds", "tx/s", "inputs/s"
+    );
+    for r in &report.runs {
+        let label = if r.check_signatures {
+            "signatures checked"
+        } else {
+            "signatures skipped"
+        };
+        println!(
+            "{:<28} {:>12.2} {:>14.0} {:>14.0}",
+            label, r.seconds, r.tx_per_s, r.inputs_per_s
+        );
+    }
+    println!(
+        "{:<28} {:>12} {:>14} {:>14.0}",
+        "baseline: libsecp verify 1t", "", "", report.libsecp_single_verify_per_s_1t
+    );
+    if let Some(on) = report.runs.iter().find(|r| r.check_signatures) {
+        println!(
+            "signature-checked connect = {:.2}x single-thread verification rate",
+            on.inputs_per_s / report.libsecp_single_verify_per_s_1t
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,301 @@
+//! The block index: every block the node has accepted (or found invalid), with its height,
+//! cumulative chain work, validity and place in the block files.
+
+use crate::validation::context::HeaderContext;
+use parthenon_primitives::encode::{Decodable, DecodeError, Encodable, Reader};
+use parthenon_primitives::params::MEDIAN_TIME_SPAN;
+use parthenon_primitives::pow::retarget;
+use parthenon_primitives::{BlockHash, BlockHeader, ChainParams, ChainWork};
+use parthenon_storage::BlockLocation;
+use std::collections::HashMap;
+
+/// What the node knows about a block's validity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockStatus {
+    /// Passed isolation and context checks; its data is in the block files. Whether it
+    /// connects against the UTXO set is known once it has been on the active chain.
+    Valid,
+    /// Breaks a consensus rule.
+    Invalid,
+    /// An ancestor breaks a consensus rule.
+    InvalidParent,
+}
+
+impl BlockStatus {
+    /// Whether this block or an ancestor is invalid.
+    pub fn is_invalid(self) -> bool {
+        !matches!(self, BlockStatus::Valid)
+    }
+    fn to_byte(self) -> u8 {
+        match self {
+            BlockStatus::Valid => 0,
+            BlockStatus::Invalid => 1,
+            BlockStatus::InvalidParent => 2,
+        }
+    }
+    fn from_byte(b: u8) -> Result<Self, DecodeError> {
+        match b {
+            0 => Ok(BlockStatus::Valid),
+            1 => Ok(BlockStatus::Invalid),
+            2 => Ok(BlockStatus::InvalidParent),
+            _ => Err(DecodeError::LengthTooLarge {
+                what: "block status",
+                len: b as u64,
+                max: 2,
+            }),
+        }
+    }
+}
+
+/// One block in the index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexEntry {
+    /// The block hash.
+    pub hash: BlockHash,
+    /// The header.
+    pub header: BlockHeader,
+    /// Height (genesis = 0).
+    pub height: u32,
+    /// Work of this block and all its ancestors.
+    pub chain_work: ChainWork,
+    /// Validity.
+    pub status: BlockStatus,
+    /// Where its bytes are, if stored (invalid blocks are not).
+    pub location: Option<BlockLocation>,
+}
+
+impl IndexEntry {
+    /// The database value (the key is the hash).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(140);
+        self.header.encode(&mut out);
+        out.extend_from_slice(&self.height.to_le_bytes());
+        out.extend_from_slice(&self.chain_work.to_be_bytes());
+        out.push(self.status.to_byte());
+        match self.location {
+            Some(loc) => {
+                out.push(1);
+                out.extend_from_slice(&loc.to_bytes());
+            }
+            None => out.push(0),
+        }
+        out
+    }
+
+    /// Parses a database value stored under `hash`.
+    pub fn from_bytes(hash: BlockHash, b: &[u8]) -> Result<IndexEntry, DecodeError> {
+        let mut r = Reader::new(b);
+        let header = BlockHeader::decode(&mut r)?;
+        let height = r.u32_le()?;
+        let chain_work = ChainWork::from_be_bytes(r.array()?);
+        let status = BlockStatus::from_byte(r.u8()?)?;
+        let location = match r.u8()? {
+            0 => None,
+            _ => {
+                let raw: [u8; 16] = r.array()?;
+                Some(
+                    BlockLocation::from_bytes(&raw).map_err(|_| DecodeError::LengthTooLarge {
+                        what: "block location",
+                        len: 16,
+                        max: 16,
+                    })?,
+                )
+            }
+        };
+        if r.remaining() != 0 {
+            return Err(DecodeError::TrailingBytes(r.remaining()));
+        }
+        Ok(IndexEntry {
+            hash,
+            header,
+            height,
+            chain_work,
+            status,
+            location,
+        })
+    }
+}
+
+/// All indexed blocks, with parent → children links.
+#[derive(Debug, Default)]
+pub struct BlockIndex {
+    entries: HashMap<BlockHash, IndexEntry>,
+    children: HashMap<BlockHash, Vec<BlockHash>>,
+}
+
+impl BlockIndex {
+    /// An empty index.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds or replaces an entry.
+    pub fn insert(&mut self, e: IndexEntry) {
+        if !self.entries.contains_key(&e.hash) {
+            self.children
+                .entry(e.header.prev_hash)
+                .or_default()
+                .push(e.hash);
+        }
+        self.entries.insert(e.hash, e);
+    }
+
+    /// The entry of `hash`.
+    pub fn get(&self, hash: &BlockHash) -> Option<&IndexEntry> {
+        self.entries.get(hash)
+    }
+
+    /// Mutable access to the entry of `hash`.
+    pub fn get_mut(&mut self, hash: &BlockHash) -> Option<&mut IndexEntry> {
+        self.entries.get_mut(hash)
+    }
+
+    /// Whether `hash` is indexed.
+    pub fn contains(&self, hash: &BlockHash) -> bool {
+        self.entries.contains_key(hash)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the index is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// All entries (arbitrary order).
+    pub fn entries(&self) -> impl Iterator<Item = &IndexEntry> {
+        self.entries.values()
+    }
+
+    /// Every descendant of `hash` (not `hash` itself).
+    pub fn descendants(&self, hash: &BlockHash) -> Vec<BlockHash> {
+        let mut out = Vec::new();
+        let mut stack = vec![*hash];
+        while let Some(h) = stack.pop() {
+            if let Some(kids) = self.children.get(&h) {
+                out.extend(kids.iter().copied());
+                stack.extend(kids.iter().copied());
+            }
+        }
+        out
+    }
+
+    /// The ancestor of `hash` at `height` (walking parent links).
+    pub fn ancestor(&self, hash: &BlockHash, height: u32) -> Option<&IndexEntry> {
+        let mut e = self.entries.get(hash)?;
+        while e.height > height {
+            e = self.entries.get(&e.header.prev_hash)?;
+        }
+        (e.height == height).then_some(e)
+    }
+
+    /// Median time of `hash` and up to 10 of its ancestors.
+    pub fn median_time_past(&self, hash: &BlockHash) -> u32 {
+        let mut times = Vec::with_capacity(MEDIAN_TIME_SPAN);
+        let mut cur = self.entries.get(hash);
+        while let Some(e) = cur {
+            times.push(e.header.time);
+            if times.len() == MEDIAN_TIME_SPAN {
+                break;
+            }
+            cur = self.entries.get(&e.header.prev_hash);
+        }
+        times.sort_unstable();
+        times.get(times.len() / 2).copied().unwrap_or(0)
+    }
+
+    /// The compact target required of a child of `parent`.
+    pub fn next_bits(&self, parent: &IndexEntry, params: &ChainParams) -> u32 {
+        if !params.retarget {
+            return params.pow_limit_bits;
+        }
+        let height = parent.height + 1;
+        if height % params.retarget_interval != 0 {
+            return parent.header.bits;
+        }
+        let first_height = parent.height + 1 - params.retarget_interval;
+        let first_time = self
+            .ancestor(&parent.hash, first_height)
+            .map(|e| e.header.time)
+            .unwrap_or(0);
+        let actual = parent.header.time as i64 - first_time as i64;
+        retarget(
+            parent.header.bits,
+            actual,
+            params.target_timespan_secs(),
+            params.pow_limit_bits,
+        )
+    }
+
+    /// The context a child of `parent` is validated in.
+    pub fn child_context(&self, parent: &IndexEntry, params: &ChainParams) -> HeaderContext {
+        HeaderContext {
+            height: parent.height + 1,
+            expected_bits: self.next_bits(parent, params),
+            median_time_past: self.median_time_past(&parent.hash),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parthenon_primitives::{Hash256, Network};
+
+    fn entry(prev: BlockHash, height: u32, time: u32) -> IndexEntry {
+        let header = BlockHeader {
+            version: 1,
+            prev_hash: prev,
+            merkle_root: Hash256::ZERO,
+            time,
+            bits: 0x207fffff,
+            nonce: height,
+        };
+        IndexEntry {
+            hash: header.hash(),
+            header,
+            height,
+            chain_work: ChainWork::default(),
+            status: BlockStatus::Valid,
+            location: Some(BlockLocation {
+                file: 0,
+                offset: 8,
+                len: 100,
+            }),
+        }
+    }
+
+    #[test]
+    fn entry_round_trips() {
+        let e = entry(Hash256([1; 32]), 5, 100);
+        assert_eq!(IndexEntry::from_bytes(e.hash, &e.to_bytes()), Ok(e.clone()));
+        let mut bad = e.to_bytes();
+        bad.push(0);
+        assert!(IndexEntry::from_bytes(e.hash, &bad).is_err());
+    }
+
+    #[test]
+    fn median_time_and_ancestors() {
+        let mut idx = BlockIndex::new();
+        let mut prev = Hash256::ZERO;
+        let times = [10, 50, 20, 40, 30, 60, 70, 80, 90, 15, 100, 110];
+        for (h, t) in times.iter().enumerate() {
+            let e = entry(prev, h as u32, *t);
+            prev = e.hash;
+            idx.insert(e);
+        }
+        // last 11 times: 50,20,40,30,60,70,80,90,15,100,110 -> sorted median 60
+        assert_eq!(idx.median_time_past(&prev), 60);
+        assert_eq!(idx.ancestor(&prev, 0).map(|e| e.header.time), Some(10));
+        assert_eq!(
+            idx.descendants(&idx.ancestor(&prev, 9).unwrap().hash.clone())
+                .len(),
+            2
+        );
+        let p = Network::Dev.params();
+        assert_eq!(idx.next_bits(idx.get(&prev).unwrap(), p), p.pow_limit_bits);
+    }
+}

@@ -1,0 +1,117 @@
+//! Block templates and the multi-threaded CPU miner.
+
+use crate::chainstate::Chainstate;
+use crate::mempool::Mempool;
+use crate::workers::Workers;
+use parthenon_primitives::block::{merkle_root, MAX_BLOCK_SIZE};
+use parthenon_primitives::pow::{hash_to_uint, target_from_compact};
+use parthenon_primitives::{
+    Asset, AssetAmounts, Block, BlockHeader, OutPoint, Transaction, TxIn, TxOut,
+};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Room kept free in a template for the coinbase.
+const COINBASE_RESERVE: usize = 1_000;
+/// Tag written into coinbase data after the extra nonce.
+const COINBASE_TAG: &[u8] = b"/parthenon/";
+
+/// A block ready to be mined.
+#[derive(Debug, Clone)]
+pub struct BlockTemplate {
+    /// The block with nonce 0.
+    pub block: Block,
+    /// Its height.
+    pub height: u32,
+    /// Fees it collects, per asset.
+    pub fees: AssetAmounts,
+}
+
+/// Builds a block on the current tip paying subsidy and fees of every asset to `payout`.
+/// `extra_nonce` goes into the coinbase data so templates of the same second differ.
+pub fn build_template(
+    chain: &Chainstate,
+    mempool: &Mempool,
+    payout: [u8; 32],
+    now_secs: u64,
+    extra_nonce: u64,
+) -> BlockTemplate {
+    let ctx = chain.next_block_context();
+    let params = chain.params();
+    let (txs, fees) = mempool.select_for_block(MAX_BLOCK_SIZE - COINBASE_RESERVE);
+    let mut data = extra_nonce.to_le_bytes().to_vec();
+    data.extend_from_slice(COINBASE_TAG);
+    let outputs = Asset::ALL
+        .into_iter()
+        .map(|a| TxOut::to_key(a, params.subsidy(ctx.height, a) + fees.get(a), payout))
+        .filter(|o| o.amount > 0)
+        .collect();
+    let coinbase = Transaction {
+        version: 1,
+        inputs: vec![TxIn {
+            prevout: OutPoint::NULL,
+            signature: data,
+            sequence: u32::MAX,
+        }],
+        outputs,
+        lock_time: ctx.height,
+    };
+    let mut all = vec![coinbase];
+    all.extend(txs.iter().map(|t| (**t).clone()));
+    let time = (now_secs.min(u32::MAX as u64) as u32).max(ctx.median_time_past + 1);
+    let header = BlockHeader {
+        version: 1,
+        prev_hash: chain.tip_hash(),
+        merkle_root: merkle_root(all.iter().map(|t| t.wtxid()).collect()),
+        time,
+        bits: ctx.expected_bits,
+        nonce: 0,
+    };
+    BlockTemplate {
+        block: Block { header, txs: all },
+        height: ctx.height,
+        fees,
+    }
+}
+
+/// Searches the nonce space of `block` on all workers until a nonce meets the target,
+/// `stop` is set, or the space is exhausted. Sets the found nonce and returns true.
+pub fn mine(block: &mut Block, workers: &Workers, stop: &AtomicBool) -> bool {
+    let Ok(target) = target_from_compact(block.header.bits) else {
+        return false;
+    };
+    let found = AtomicBool::new(false);
+    let winner = AtomicU64::new(0);
+    let header = block.header;
+    workers.broadcast(|i, n| {
+        let mut h: BlockHeader = header;
+        let mut nonce = i as u64;
+        while nonce <= u32::MAX as u64 {
+            if nonce % 4096 < n as u64
+                && (stop.load(Ordering::Relaxed) || found.load(Ordering::Relaxed))
+            {
+                return;
+            }
+            h.nonce = nonce as u32;
+            if hash_to_uint(&h.hash()) <= target {
+                if !found.swap(true, Ordering::SeqCst) {
+                    winner.store(nonce, Ordering::SeqCst);
+                }
+                return;
+            }
+            nonce += n as u64;
+        }
+    });
+    if found.load(Ordering::SeqCst) {
+        block.header.nonce = winner.load(Ordering::SeqCst) as u32;
+        true
+    } else {
+        false
+    }
+}
+
+/// Estimated hashes needed for `bits` (for progress logs): `2^256 / (target + 1)`.
+pub fn expected_hashes(bits: u32) -> f64 {
+    parthenon_primitives::ChainWork::from_bits(bits)
+        .map(|w| f64::from(w.0))
+        .unwrap_or(f64::INFINITY)
+}

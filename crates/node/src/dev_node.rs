@@ -1,0 +1,219 @@
+//! `parthenon node --dev`: a single-node development network.
+//!
+//! Opens (or creates) the data directory, loads or creates the node's wallet, mines a block
+//! every `block_interval` paying that wallet, serves the control socket, and on Ctrl-C,
+//! SIGTERM or a `stop` request finishes the block in hand, syncs the stores to disk and
+//! returns. Every connected block is logged with its height, hash, transaction count and
+//! the time it took to connect; a block is logged only after its batch is in the store.
+
+use crate::control::{self, NodeState};
+use crate::datadir::{DataDir, DataDirError};
+use crate::wallet::{Wallet, WalletError};
+use parking_lot::{Mutex, RwLock};
+use parthenon_chain::clock::{Clock, SystemClock};
+use parthenon_chain::mempool::DEFAULT_MEMPOOL_BYTES;
+use parthenon_chain::miner::{build_template, mine};
+use parthenon_chain::{ChainstateConfig, Mempool, Workers};
+use parthenon_primitives::Network;
+use parthenon_storage::Durability;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Settings of a dev node.
+#[derive(Debug, Clone)]
+pub struct DevNodeConfig {
+    /// The data directory.
+    pub datadir: DataDir,
+    /// Time between mined blocks.
+    pub block_interval: Duration,
+    /// Whether to mine at all.
+    pub mine: bool,
+    /// Threads for the nonce search.
+    pub mine_threads: usize,
+    /// Threads for signature checks (0 = inline).
+    pub verify_threads: usize,
+    /// Store durability.
+    pub durability: Durability,
+}
+
+/// Why the dev node stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum DevNodeError {
+    /// The data directory could not be opened.
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    /// The wallet could not be loaded or created.
+    #[error(transparent)]
+    Wallet(#[from] WalletError),
+    /// The control socket could not be bound.
+    #[error("cannot listen on control socket {path}: {source}")]
+    Socket {
+        /// The socket path.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A worker pool could not start.
+    #[error(transparent)]
+    Workers(#[from] parthenon_chain::workers::WorkersError),
+    /// Syncing the stores at shutdown failed.
+    #[error("flushing the chainstate at shutdown failed: {0}")]
+    Flush(parthenon_chain::ChainError),
+}
+
+/// Runs the dev node until it is asked to stop.
+pub async fn run(config: DevNodeConfig) -> Result<(), DevNodeError> {
+    let params = Network::Dev.params();
+    config.datadir.create()?;
+    let started = Instant::now();
+    let chain = config.datadir.open_chainstate(
+        params,
+        Workers::new(config.verify_threads)?,
+        ChainstateConfig::default(),
+        config.durability,
+    )?;
+    tracing::info!(
+        datadir = %config.datadir.root().display(),
+        height = chain.height(),
+        tip = %chain.tip_hash(),
+        open_ms = started.elapsed().as_millis() as u64,
+        "chainstate opened"
+    );
+    let wallet = Wallet::load_or_create(&config.datadir.wallet_path(), Network::Dev)?;
+    tracing::info!(address = %wallet.address(), "mining to the node's wallet");
+
+    let state = NodeState {
+        chain: Arc::new(RwLock::new(chain)),
+        mempool: Arc::new(Mutex::new(Mempool::new(DEFAULT_MEMPOOL_BYTES))),
+        shutdown: Arc::new(tokio::sync::Notify::new()),
+    };
+    let socket = config.datadir.control_socket();
+    let listener = control::bind(&socket).map_err(|source| DevNodeError::Socket {
+        path: socket.clone(),
+        source,
+    })?;
+    let server = tokio::spawn(control::serve(listener, state.clone()));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let miner = config.mine.then(|| {
+        let workers = Workers::new(config.mine_threads)?;
+        Ok::<_, DevNodeError>(tokio::spawn(mine_loop(
+            state.clone(),
+            wallet.public_key(),
+            workers,
+            config.block_interval,
+            stop.clone(),
+        )))
+    });
+    let miner = miner.transpose()?;
+
+    wait_for_shutdown(&state.shutdown).await;
+    tracing::info!("shutting down");
+    stop.store(true, Ordering::SeqCst);
+    if let Some(m) = miner {
+        let _ = m.await;
+    }
+    server.abort();
+    let _ = std::fs::remove_file(&socket);
+    let chain = state.chain.read();
+    chain.sync().map_err(DevNodeError::Flush)?;
+    tracing::info!(height = chain.height(), tip = %chain.tip_hash(), "stopped cleanly");
+    Ok(())
+}
+
+async fn wait_for_shutdown(requested: &tokio::sync::Notify) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+            _ = requested.notified() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = requested.notified() => {}
+    }
+}
+
+async fn mine_loop(
+    state: NodeState,
+    payout: [u8; 32],
+    workers: Workers,
+    interval: Duration,
+    stop: Arc<AtomicBool>,
+) {
+    let extra_nonce = Arc::new(AtomicU64::new(0));
+    let mut next = tokio::time::Instant::now() + interval;
+    while !stop.load(Ordering::SeqCst) {
+        tokio::time::sleep_until(next).await;
+        next += interval;
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let (st, w, s, en) = (
+            state.clone(),
+            workers.clone(),
+            stop.clone(),
+            extra_nonce.clone(),
+        );
+        let _ = tokio::task::spawn_blocking(move || mine_one(&st, payout, &w, &s, &en)).await;
+        if tokio::time::Instant::now() > next {
+            next = tokio::time::Instant::now() + interval;
+        }
+    }
+}
+
+fn mine_one(
+    state: &NodeState,
+    payout: [u8; 32],
+    workers: &Workers,
+    stop: &AtomicBool,
+    extra: &AtomicU64,
+) {
+    let now = SystemClock.now_secs();
+    let template = {
+        let chain = state.chain.read();
+        let mempool = state.mempool.lock();
+        build_template(
+            &chain,
+            &mempool,
+            payout,
+            now,
+            extra.fetch_add(1, Ordering::Relaxed),
+        )
+    };
+    let mut block = template.block;
+    if !mine(&mut block, workers, stop) {
+        return;
+    }
+    let ntx = block.txs.len();
+    let started = Instant::now();
+    let mut chain = state.chain.write();
+    match chain.process_block(block, now) {
+        Ok(outcome) => {
+            let connect_ms = started.elapsed().as_secs_f64() * 1000.0;
+            state
+                .mempool
+                .lock()
+                .apply_chain_update(&outcome.update, &chain);
+            for (b, height) in &outcome.update.connected {
+                tracing::info!(
+                    height,
+                    hash = %b.hash(),
+                    txs = b.txs.len(),
+                    connect_ms = format!("{connect_ms:.2}"),
+                    "block connected"
+                );
+            }
+            if outcome.update.connected.is_empty() {
+                tracing::warn!(txs = ntx, "mined block did not extend the chain");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "mined block rejected"),
+    }
+}

@@ -1,0 +1,389 @@
+//! The minimal dev wallet: one BIP-340 key in `<datadir>/wallet.key`, its coins, and signed
+//! sends of any asset.
+//!
+//! The key file is JSON `{"version":1,"network":"dev","secret_key":"<hex>"}` written with
+//! mode 0600 through a temporary file and a rename. It is not encrypted yet (the encrypted
+//! keystore comes with the hardware-crypto work); keep it on the dev network.
+//! An address is the 64-hex-digit x-only public key.
+
+use parthenon_chain::Coin;
+use parthenon_crypto::{sign_all_inputs, KeyPair};
+use parthenon_primitives::{Asset, Network, OutPoint, Transaction, TxIn, TxOut};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Current key-file version.
+const KEY_FILE_VERSION: u32 = 1;
+
+/// Wallet errors.
+#[derive(Debug, thiserror::Error)]
+pub enum WalletError {
+    /// No key file.
+    #[error("no wallet at {0}; create one with `parthenon wallet new`")]
+    Missing(PathBuf),
+    /// A key file already exists.
+    #[error("a wallet already exists at {0}; refusing to overwrite it")]
+    Exists(PathBuf),
+    /// I/O failure.
+    #[error("wallet file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not a valid key file.
+    #[error("wallet file {path} is not valid: {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An address that is not a valid key.
+    #[error("invalid address {0:?}: an address is 64 hex digits of an x-only public key")]
+    BadAddress(String),
+    /// Not enough spendable coins.
+    #[error(
+        "insufficient {asset}: need {needed} base units (amount + fee), spendable {available}"
+    )]
+    InsufficientFunds {
+        /// The asset.
+        asset: Asset,
+        /// Amount plus fee.
+        needed: u64,
+        /// Spendable total.
+        available: u64,
+    },
+    /// Zero amount.
+    #[error("the amount must be greater than zero")]
+    ZeroAmount,
+}
+
+#[derive(Serialize, Deserialize)]
+struct KeyFile {
+    version: u32,
+    network: Network,
+    secret_key: String,
+}
+
+/// A loaded wallet.
+pub struct Wallet {
+    key: KeyPair,
+    network: Network,
+}
+
+impl std::fmt::Debug for Wallet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wallet")
+            .field("address", &self.address())
+            .finish()
+    }
+}
+
+/// A coin of the wallet with whether it can be spent now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalletCoin {
+    /// The coin's outpoint in the canonical text form.
+    pub outpoint: String,
+    /// Its asset.
+    pub asset: Asset,
+    /// Base units.
+    pub amount: u64,
+    /// Height it was created at.
+    pub height: u32,
+    /// Whether it came from a coinbase.
+    pub coinbase: bool,
+    /// Mature and not already spent by a mempool transaction.
+    pub spendable: bool,
+}
+
+/// Balances per asset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Balance {
+    /// Spendable now, per asset (TALANTON, DRACHMA, OBOLOS).
+    pub spendable: [u64; 3],
+    /// Immature coinbase or pending, per asset.
+    pub pending: [u64; 3],
+}
+
+impl Balance {
+    /// Sums `coins`.
+    pub fn of(coins: &[WalletCoin]) -> Balance {
+        let mut b = Balance::default();
+        for c in coins {
+            let slot = if c.spendable {
+                &mut b.spendable
+            } else {
+                &mut b.pending
+            };
+            slot[c.asset as usize] = slot[c.asset as usize].saturating_add(c.amount);
+        }
+        b
+    }
+}
+
+impl Wallet {
+    /// Creates a new key file at `path` (refuses to overwrite).
+    pub fn create(path: &Path, network: Network) -> Result<Wallet, WalletError> {
+        if path.exists() {
+            return Err(WalletError::Exists(path.to_path_buf()));
+        }
+        let key = KeyPair::generate();
+        let file = KeyFile {
+            version: KEY_FILE_VERSION,
+            network,
+            secret_key: hex::encode(key.secret_bytes()),
+        };
+        let text = serde_json::to_string_pretty(&file).expect("key file serialises");
+        write_private_file(path, text.as_bytes()).map_err(|source| WalletError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Wallet { key, network })
+    }
+
+    /// Loads the key file at `path`.
+    pub fn load(path: &Path) -> Result<Wallet, WalletError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(WalletError::Missing(path.to_path_buf()))
+            }
+            Err(source) => {
+                return Err(WalletError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        let invalid = |reason: String| WalletError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let file: KeyFile = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        if file.version != KEY_FILE_VERSION {
+            return Err(invalid(format!("unsupported version {}", file.version)));
+        }
+        let mut secret = [0u8; 32];
+        hex::decode_to_slice(&file.secret_key, &mut secret)
+            .map_err(|e| invalid(format!("secret_key: {e}")))?;
+        let key = KeyPair::from_secret_bytes(&secret).map_err(|e| invalid(e.to_string()))?;
+        secret.fill(0);
+        Ok(Wallet {
+            key,
+            network: file.network,
+        })
+    }
+
+    /// Loads the wallet at `path`, creating it if it does not exist.
+    pub fn load_or_create(path: &Path, network: Network) -> Result<Wallet, WalletError> {
+        match Wallet::load(path) {
+            Err(WalletError::Missing(_)) => Wallet::create(path, network),
+            other => other,
+        }
+    }
+
+    /// The network the key file was made for.
+    pub fn network(&self) -> Network {
+        self.network
+    }
+
+    /// The wallet's address (x-only public key, hex).
+    pub fn address(&self) -> String {
+        hex::encode(self.key.public_key().to_bytes())
+    }
+
+    /// The x-only public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.public_key().to_bytes()
+    }
+
+    /// Builds and signs a transaction paying `amount` of `asset` to `to`, with `fee` of the
+    /// same asset, from `coins` (largest first); change returns to the wallet.
+    pub fn build_send(
+        &self,
+        coins: &[WalletCoin],
+        to: [u8; 32],
+        asset: Asset,
+        amount: u64,
+        fee: u64,
+    ) -> Result<Transaction, WalletError> {
+        if amount == 0 {
+            return Err(WalletError::ZeroAmount);
+        }
+        let needed = amount.saturating_add(fee);
+        let mut candidates: Vec<&WalletCoin> = coins
+            .iter()
+            .filter(|c| c.spendable && c.asset == asset)
+            .collect();
+        candidates.sort_by(|a, b| b.amount.cmp(&a.amount));
+        let available: u64 = candidates.iter().map(|c| c.amount).sum();
+        let mut chosen = Vec::new();
+        let mut total = 0u64;
+        for c in candidates {
+            if total >= needed {
+                break;
+            }
+            total += c.amount;
+            chosen.push(c);
+        }
+        if total < needed {
+            return Err(WalletError::InsufficientFunds {
+                asset,
+                needed,
+                available,
+            });
+        }
+        let mut outputs = vec![TxOut::to_key(asset, amount, to)];
+        if total > needed {
+            outputs.push(TxOut::to_key(asset, total - needed, self.public_key()));
+        }
+        let inputs = chosen
+            .iter()
+            .map(|c| {
+                let prevout = OutPoint::parse_key_text(&c.outpoint)
+                    .map_err(|e| WalletError::BadAddress(format!("{}: {e}", c.outpoint)))?;
+                Ok(TxIn {
+                    prevout,
+                    signature: Vec::new(),
+                    sequence: u32::MAX,
+                })
+            })
+            .collect::<Result<Vec<_>, WalletError>>()?;
+        let spent: Vec<TxOut> = chosen
+            .iter()
+            .map(|c| TxOut::to_key(c.asset, c.amount, self.public_key()))
+            .collect();
+        let spent_refs: Vec<&TxOut> = spent.iter().collect();
+        let keys: Vec<&KeyPair> = chosen.iter().map(|_| &self.key).collect();
+        let mut tx = Transaction {
+            version: 1,
+            inputs,
+            outputs,
+            lock_time: 0,
+        };
+        sign_all_inputs(&mut tx, &spent_refs, &keys).map_err(|e| WalletError::Invalid {
+            path: PathBuf::new(),
+            reason: e.to_string(),
+        })?;
+        Ok(tx)
+    }
+}
+
+/// Parses an address.
+pub fn parse_address(s: &str) -> Result<[u8; 32], WalletError> {
+    let mut k = [0u8; 32];
+    hex::decode_to_slice(s, &mut k).map_err(|_| WalletError::BadAddress(s.to_string()))?;
+    parthenon_crypto::XOnlyPublicKey::from_bytes(&k)
+        .map_err(|_| WalletError::BadAddress(s.to_string()))?;
+    Ok(k)
+}
+
+/// The wallet coins of `key` among `coins`, at chain height `height`, given which outpoints
+/// the mempool already spends.
+pub fn wallet_coins(
+    coins: impl IntoIterator<Item = (OutPoint, Coin)>,
+    key: [u8; 32],
+    height: u32,
+    maturity: u32,
+    spent_in_mempool: impl Fn(&OutPoint) -> bool,
+) -> Vec<WalletCoin> {
+    coins
+        .into_iter()
+        .filter(|(_, c)| c.output.key() == Some(key))
+        .map(|(op, c)| {
+            let mature = !c.is_coinbase || (height + 1).saturating_sub(c.height) >= maturity;
+            WalletCoin {
+                outpoint: op.to_key_text(),
+                asset: c.output.asset,
+                amount: c.output.amount,
+                height: c.height,
+                coinbase: c.is_coinbase,
+                spendable: mature && !spent_in_mempool(&op),
+            }
+        })
+        .collect()
+}
+
+/// Writes `data` to `path` with mode 0600, atomically (temporary file, fsync, rename).
+pub fn write_private_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
+    ));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_file_round_trip_and_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("wallet.key");
+        let w = Wallet::create(&p, Network::Dev).unwrap();
+        let again = Wallet::load(&p).unwrap();
+        assert_eq!(w.address(), again.address());
+        assert!(matches!(
+            Wallet::create(&p, Network::Dev),
+            Err(WalletError::Exists(_))
+        ));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        std::fs::write(&p, "{not json").unwrap();
+        assert!(matches!(Wallet::load(&p), Err(WalletError::Invalid { .. })));
+    }
+
+    #[test]
+    fn send_selects_coins_signs_and_returns_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = Wallet::create(&dir.path().join("w"), Network::Dev).unwrap();
+        let coin = |n: u8, amount| WalletCoin {
+            outpoint: OutPoint::new(parthenon_primitives::Hash256([n; 32]), 0).to_key_text(),
+            asset: Asset::Drachma,
+            amount,
+            height: 1,
+            coinbase: false,
+            spendable: true,
+        };
+        let coins = vec![coin(1, 10), coin(2, 50), coin(3, 30)];
+        let to = [7u8; 32];
+        let tx = w.build_send(&coins, to, Asset::Drachma, 60, 1).unwrap();
+        assert_eq!(tx.inputs.len(), 2); // 50 + 30
+        assert_eq!(tx.outputs[0].amount, 60);
+        assert_eq!(tx.outputs[1].amount, 19);
+        assert!(tx.inputs.iter().all(|i| i.signature.len() == 64));
+        assert!(matches!(
+            w.build_send(&coins, to, Asset::Drachma, 1000, 0),
+            Err(WalletError::InsufficientFunds { available: 90, .. })
+        ));
+        assert!(matches!(
+            w.build_send(&coins, to, Asset::Obolos, 1, 0),
+            Err(WalletError::InsufficientFunds { available: 0, .. })
+        ));
+    }
+}

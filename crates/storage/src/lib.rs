@@ -1,0 +1,48 @@
+//! Persistent storage for the ParthenonChain node.
+//!
+//! This crate owns everything that touches the disk below the chainstate:
+//!
+//! - [`kv`]: the [`KvStore`] trait — an ordered byte map split into
+//!   [`Partition`]s (`block_index`, `coins`, `undo`, `meta`) with atomic
+//!   multi-partition [`WriteBatch`]es and prefix scans. The chainstate is
+//!   written against this trait only.
+//! - [`fjall_store`]: [`FjallStore`], the on-disk implementation over the
+//!   fjall LSM engine, with a [`Durability`] mode chosen at open.
+//! - [`mem_store`]: [`MemStore`], an in-memory implementation for tests and
+//!   deterministic simulation.
+//! - [`block_files`]: [`BlockFiles`], append-only `blkNNNNN.dat` files that
+//!   hold raw blocks, addressed by [`BlockLocation`].
+//! - [`error`]: [`StorageError`], the single error type.
+//!
+//! Invariants:
+//!
+//! - A [`WriteBatch`] is applied entirely or not at all, both for readers
+//!   and across crashes; within a batch the last operation on a key wins.
+//! - Keys are 1..=[`kv::MAX_KEY_LEN`] bytes in every store, so the two
+//!   [`KvStore`] implementations accept and reject exactly the same input.
+//! - Once [`KvStore::write`] or [`BlockFiles::append`] returns, the data
+//!   survives a kill of the process; surviving power loss needs
+//!   [`Durability::PowerLoss`] or an explicit `sync`.
+//! - A data directory is opened by one [`FjallStore`] at a time; a second
+//!   open fails with [`StorageError::Locked`].
+//! - Block records are `[magic | len u32 LE | payload]` with
+//!   payload ≤ [`block_files::MAX_RECORD_LEN`]; only the last file is ever
+//!   appended to, and only its tail can be torn by a crash.
+
+pub mod block_files;
+pub mod coins;
+pub mod error;
+pub mod fjall_store;
+pub mod kv;
+pub mod mem_store;
+
+#[cfg(test)]
+mod conformance;
+#[cfg(test)]
+mod crash_tests;
+
+pub use block_files::{BlockFiles, BlockLocation};
+pub use error::StorageError;
+pub use fjall_store::{Durability, FjallStore};
+pub use kv::{BatchOp, KvStore, Partition, WriteBatch};
+pub use mem_store::MemStore;
