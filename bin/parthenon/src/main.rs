@@ -7,10 +7,10 @@ use parthenon_node::bench_chain::{self, BenchChainConfig};
 use parthenon_node::control::{self, ControlError};
 use parthenon_node::datadir::{DataDir, DataDirError};
 use parthenon_node::dev_node::{self, DevNodeConfig};
-use parthenon_node::info::chain_info;
+use parthenon_node::info::{chain_info, coin_json};
 use parthenon_node::wallet::{parse_address, Balance, Wallet, WalletCoin};
 use parthenon_primitives::amount::Amount;
-use parthenon_primitives::{serialize, Asset, ChainParams, Network};
+use parthenon_primitives::{serialize, Asset, ChainParams, Network, OutPoint};
 use parthenon_storage::Durability;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -84,6 +84,10 @@ struct NodeArgs {
     /// fsync every block's batch (survives power loss, slower); default survives a process crash.
     #[arg(long)]
     sync_writes: bool,
+    /// Dev only: before each block the wallet spends this many of its mature coins to itself,
+    /// to exercise transactions on a lone node.
+    #[arg(long, default_value_t = 0)]
+    self_spend: usize,
 }
 
 #[derive(Subcommand)]
@@ -92,6 +96,21 @@ enum ChainCommand {
     Info(DataDirArgs),
     /// Replay the active chain from the block files and compare with the stored coins.
     Verify(DataDirArgs),
+    /// Print one unspent coin by its outpoint `u<txid>:<vout>` (exit 1 if it is not unspent).
+    Coin {
+        /// The outpoint in canonical text form.
+        outpoint: String,
+        #[command(flatten)]
+        dd: DataDirArgs,
+    },
+    /// Print the hash of the active block at a height.
+    BlockHash {
+        #[command(flatten)]
+        dd: DataDirArgs,
+        /// The height.
+        #[arg(long)]
+        height: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -195,6 +214,39 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::from(2)
             })
         }
+        Command::Chain(ChainCommand::Coin { outpoint, dd }) => {
+            let op = OutPoint::parse_key_text(&outpoint)
+                .with_context(|| format!("invalid outpoint {outpoint:?}"))?;
+            let params = json!({ "outpoint": op.to_key_text() });
+            let coin = match control::call(&dd.datadir().control_socket(), "get_coin", params) {
+                Ok(v) => v,
+                Err(ControlError::NotRunning(_)) => {
+                    let chain = open_existing(&dd)?;
+                    chain
+                        .coin(&op)?
+                        .map(|c| coin_json(&op, &c))
+                        .unwrap_or(Value::Null)
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if coin.is_null() {
+                eprintln!("{op} is not an unspent coin");
+                return Ok(ExitCode::FAILURE);
+            }
+            println!("{}", serde_json::to_string_pretty(&coin)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Chain(ChainCommand::BlockHash { dd, height }) => {
+            let chain = open_existing(&dd)?;
+            match chain.hash_at(height) {
+                Some(h) => println!("{h}"),
+                None => bail!(
+                    "no active block at height {height} (tip is {})",
+                    chain.height()
+                ),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Wallet(w) => wallet(w),
         Command::Bench(BenchCommand::Chain(a)) => bench(a),
     }
@@ -226,6 +278,7 @@ fn node(a: NodeArgs) -> Result<ExitCode> {
         } else {
             Durability::Process
         },
+        self_spend_per_block: a.self_spend,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -3,7 +3,8 @@
 //!
 //! Request: `{"method": "...", "params": {...}}`; response: `{"result": ...}` or
 //! `{"error": {"code": N, "message": "..."}}`. Methods: `chain_info`, `wallet_coins`
-//! (`{"key": hex}`), `submit_tx` (`{"hex": tx}`), `mempool` and `stop`. It lets the
+//! (`{"key": hex}`), `submit_tx` (`{"hex": tx}`), `get_coin` (`{"outpoint": "u<txid>:<vout>"}`),
+//! `mempool` and `stop`. It lets the
 //! command-line tools reach a running node whose store is locked; the JSON-RPC server of
 //! the networked node will dispatch to the same handlers.
 
@@ -114,6 +115,26 @@ pub fn dispatch(state: &NodeState, method: &str, params: &Value) -> Result<Value
                 .map_err(|e| err(codes::TX_REJECTED, e.to_string()))?;
             tracing::info!(%txid, "transaction accepted to the mempool");
             Ok(json!({ "txid": txid.to_hex() }))
+        }
+        "get_coin" => {
+            let text = params
+                .get("outpoint")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    err(
+                        codes::INVALID_PARAMS,
+                        "params.outpoint (u<txid>:<vout>) is required",
+                    )
+                })?;
+            let op = OutPoint::parse_key_text(text)
+                .map_err(|e| err(codes::INVALID_PARAMS, e.to_string()))?;
+            let chain = state.chain.read();
+            let coin = chain
+                .coin(&op)
+                .map_err(|e| err(codes::INTERNAL, e.to_string()))?;
+            Ok(coin
+                .map(|c| crate::info::coin_json(&op, &c))
+                .unwrap_or(Value::Null))
         }
         "mempool" => {
             let m = state.mempool.lock();
@@ -273,5 +294,5 @@ pub fn call(path: &Path, method: &str, params: Value) -> Result<Value, ControlEr
     }
     v.get("result")
         .cloned()
-        .ok_or_else(|| ControlError::BadResponse(line))
+        .ok_or(ControlError::BadResponse(line))
 }

@@ -35,6 +35,9 @@ pub struct DevNodeConfig {
     pub verify_threads: usize,
     /// Store durability.
     pub durability: Durability,
+    /// Before each block, the wallet spends this many of its mature coins back to itself
+    /// (exercises transactions, undo data and the mempool on a lone dev node).
+    pub self_spend_per_block: usize,
 }
 
 /// Why the dev node stopped with an error.
@@ -100,9 +103,10 @@ pub async fn run(config: DevNodeConfig) -> Result<(), DevNodeError> {
         let workers = Workers::new(config.mine_threads)?;
         Ok::<_, DevNodeError>(tokio::spawn(mine_loop(
             state.clone(),
-            wallet.public_key(),
+            Arc::new(wallet),
             workers,
             config.block_interval,
+            config.self_spend_per_block,
             stop.clone(),
         )))
     });
@@ -142,9 +146,10 @@ async fn wait_for_shutdown(requested: &tokio::sync::Notify) {
 
 async fn mine_loop(
     state: NodeState,
-    payout: [u8; 32],
+    wallet: Arc<Wallet>,
     workers: Workers,
     interval: Duration,
+    self_spend: usize,
     stop: Arc<AtomicBool>,
 ) {
     let extra_nonce = Arc::new(AtomicU64::new(0));
@@ -161,9 +166,59 @@ async fn mine_loop(
             stop.clone(),
             extra_nonce.clone(),
         );
-        let _ = tokio::task::spawn_blocking(move || mine_one(&st, payout, &w, &s, &en)).await;
+        let wallet = wallet.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            if self_spend > 0 {
+                spend_to_self(&st, &wallet, self_spend);
+            }
+            mine_one(&st, wallet.public_key(), &w, &s, &en)
+        })
+        .await;
         if tokio::time::Instant::now() > next {
             next = tokio::time::Instant::now() + interval;
+        }
+    }
+}
+
+/// Submits up to `n` transactions, each spending one mature wallet coin back to the wallet in
+/// two outputs.
+fn spend_to_self(state: &NodeState, wallet: &Wallet, n: usize) {
+    let chain = state.chain.read();
+    let mut mempool = state.mempool.lock();
+    let key = wallet.public_key();
+    let mut mine = Vec::new();
+    if let Err(e) = chain.for_each_coin(&mut |op, c| {
+        if c.output.key() == Some(key) && c.output.amount >= 2 {
+            mine.push((op, c));
+        }
+        true
+    }) {
+        tracing::warn!(error = %e, "cannot list wallet coins");
+        return;
+    }
+    let coins = crate::wallet::wallet_coins(
+        mine,
+        key,
+        chain.height(),
+        chain.params().coinbase_maturity,
+        |op| mempool.spender_of(op).is_some(),
+    );
+    for coin in coins.iter().filter(|c| c.spendable).take(n) {
+        let tx = match wallet.build_send(
+            std::slice::from_ref(coin),
+            key,
+            coin.asset,
+            coin.amount / 2,
+            0,
+        ) {
+            Ok(tx) => tx,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot build a self-spend");
+                continue;
+            }
+        };
+        if let Err(e) = mempool.accept(tx, &chain) {
+            tracing::warn!(error = %e, "self-spend rejected");
         }
     }
 }

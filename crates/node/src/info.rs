@@ -1,7 +1,7 @@
 //! The `chain info` summary of a chainstate.
 
-use parthenon_chain::Chainstate;
-use parthenon_primitives::Asset;
+use parthenon_chain::{Chainstate, Coin};
+use parthenon_primitives::{Asset, OutPoint};
 use serde_json::{json, Value};
 
 /// One JSON object describing the chain: network, height, best hash, cumulative work, UTXO
@@ -25,5 +25,17 @@ pub fn chain_info(chain: &Chainstate) -> Value {
         "median_time_past": chain.index().median_time_past(&tip.hash),
         "orphan_blocks": orphans,
         "orphan_bytes": orphan_bytes,
+    })
+}
+
+/// One coin as JSON: outpoint (canonical text form), asset, amount, key, height, coinbase.
+pub fn coin_json(op: &OutPoint, c: &Coin) -> Value {
+    json!({
+        "outpoint": op.to_key_text(),
+        "asset": c.output.asset.name(),
+        "amount": c.output.amount,
+        "key": hex::encode(&c.output.script_pubkey),
+        "height": c.height,
+        "coinbase": c.is_coinbase,
     })
 }

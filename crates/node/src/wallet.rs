@@ -217,7 +217,7 @@ impl Wallet {
             .iter()
             .filter(|c| c.spendable && c.asset == asset)
             .collect();
-        candidates.sort_by(|a, b| b.amount.cmp(&a.amount));
+        candidates.sort_by_key(|c| std::cmp::Reverse(c.amount));
         let available: u64 = candidates.iter().map(|c| c.amount).sum();
         let mut chosen = Vec::new();
         let mut total = 0u64;

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
 
 use crate::error::StorageError;
 use crate::kv::{is_storable_key, BatchOp, KvStore, Partition, WriteBatch};
@@ -138,8 +138,11 @@ impl KvStore for FjallStore {
         if !is_storable_key(key) {
             return Ok(None);
         }
-        self.keyspace(p)
-            .get(key)
+        // Read through a snapshot: `Keyspace::get` reads at `SeqNo::MAX` and
+        // can observe a batch that is only partly inserted into the memtables.
+        self.db
+            .snapshot()
+            .get(self.keyspace(p), key)
             .map(|v| v.map(|slice| slice.to_vec()))
             .map_err(|e| self.fjall_err(format!("get from partition `{p}`"), e))
     }
@@ -179,8 +182,12 @@ impl KvStore for FjallStore {
         if !prefix.is_empty() && !is_storable_key(prefix) {
             return Ok(());
         }
-        // The iterator pins a snapshot, so concurrent batches stay invisible.
-        for guard in self.keyspace(p).prefix(prefix) {
+        // `Keyspace::prefix` reads at `SeqNo::MAX` (fjall 3.1.13
+        // src/keyspace/mod.rs) and would show half-committed batches; a
+        // database snapshot reads only fully published ones and pins that
+        // view for the whole scan.
+        let snapshot = self.db.snapshot();
+        for guard in snapshot.prefix(self.keyspace(p), prefix) {
             let (k, v) = guard
                 .into_inner()
                 .map_err(|e| self.fjall_err(format!("prefix scan of partition `{p}`"), e))?;
