@@ -213,7 +213,7 @@ impl BlockIndex {
             return params.pow_limit_bits;
         }
         let height = parent.height + 1;
-        if height % params.retarget_interval != 0 {
+        if !height.is_multiple_of(params.retarget_interval) {
             return parent.header.bits;
         }
         let first_height = parent.height + 1 - params.retarget_interval;

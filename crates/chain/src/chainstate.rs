@@ -256,11 +256,6 @@ impl Chainstate {
         if let Some(b) = bad {
             return Err(ChainError::Corrupt(b));
         }
-        entries.sort_by_key(|e| e.height);
-        for e in entries {
-            self.add_candidate(&e);
-            self.index.insert(e);
-        }
         let tip = self
             .store
             .get(Partition::Meta, META_TIP)?
@@ -270,6 +265,14 @@ impl Chainstate {
                 .try_into()
                 .map_err(|_| ChainError::Corrupt("tip record length".into()))?,
         );
+        // Arrival order is not stored; the stored tip counts as seen first, so it keeps
+        // precedence over candidates of equal work after a restart as it had before.
+        self.arrival.insert(tip, 0);
+        entries.sort_by_key(|e| e.height);
+        for e in entries {
+            self.add_candidate(&e);
+            self.index.insert(e);
+        }
         let tip_entry = self
             .index
             .get(&tip)
@@ -428,6 +431,9 @@ impl Chainstate {
     /// Validates and stores a block, connects it (and any orphans it completes) if it
     /// extends the chain with most work, reorganising when another branch wins.
     ///
+    /// When the block turns out invalid, the error carries no [`ChainUpdate`]: the active
+    /// chain is then the one it was before the call (a failed reorganisation goes back).
+    ///
     /// `now_secs` is the current time for the future-timestamp rule.
     pub fn process_block(
         &mut self,
@@ -467,8 +473,14 @@ impl Chainstate {
         let mut queue = vec![block];
         while let Some(b) = queue.pop() {
             let h = b.hash();
-            match self.accept_to_index(b, now_secs) {
-                Ok(()) => queue.extend(self.orphans.take_children(&h)),
+            let accepted = self.accept_to_index(b, now_secs);
+            // Orphans waiting on a block follow it into the index: as candidates when it is
+            // accepted, as invalid-by-parent when it is marked invalid.
+            if accepted.is_ok() || self.index.get(&h).is_some_and(|e| e.status.is_invalid()) {
+                queue.extend(self.orphans.take_children(&h));
+            }
+            match accepted {
+                Ok(()) => {}
                 Err(e) if h == hash => first_error = Some(e),
                 Err(e) => tracing::info!(block = %h, error = %e, "orphan block rejected"),
             }
@@ -604,7 +616,13 @@ impl Chainstate {
             let Some(&(work, _, best)) = self.candidates.iter().next_back() else {
                 break;
             };
-            if work <= tip_work {
+            // Only more work displaces the tip, except after a branch failed to connect: then
+            // the first seen candidate of equal work (the tip before the attempt) wins too,
+            // so a failed reorganisation does not leave the chain on a later-seen branch.
+            if best == self.tip_hash()
+                || work < tip_work
+                || (work == tip_work && last_error.is_none())
+            {
                 break;
             }
             // Path from `best` back to the active chain.

@@ -3,9 +3,10 @@
 //! Policy: a transaction spends only confirmed coins; the first transaction seen to spend a
 //! coin wins and later conflicting ones are rejected; signatures are verified one by one on
 //! entry (latency matters more than throughput here). The pool is bounded in bytes; when
-//! full, the entries with the lowest fee rate are evicted, and a newcomer that would be the
-//! lowest itself is refused. Fee rate is a ranking policy, not consensus: base units of fee
-//! summed over the three assets, per 1,000 bytes.
+//! full, the entries with the lowest fee rate are evicted; a newcomer that cannot make room
+//! by evicting only entries of a lower rate is refused and evicts nothing. Fee rate is a
+//! ranking policy, not consensus: base units of fee summed over the three assets, per 1,000
+//! bytes.
 
 use crate::chainstate::{ChainUpdate, Chainstate};
 use crate::error::ChainError;
@@ -41,7 +42,7 @@ pub enum MempoolError {
         /// The transaction that spent it first.
         existing: Txid,
     },
-    /// Larger than [`MAX_STANDARD_TX_SIZE`].
+    /// Larger than [`MAX_STANDARD_TX_SIZE`] or than the whole pool.
     #[error("transaction is {size} bytes, more than the mempool limit {max}")]
     TooLarge {
         /// Its size.
@@ -54,7 +55,7 @@ pub enum MempoolError {
     Full {
         /// The newcomer's rate.
         rate: u64,
-        /// The lowest rate held.
+        /// The lowest rate held that the newcomer does not beat.
         lowest: u64,
     },
     /// Reading the chainstate failed.
@@ -160,10 +161,11 @@ impl Mempool {
         }
         isolation::check_transaction(&tx)?;
         let size = tx.encoded_len();
-        if size > MAX_STANDARD_TX_SIZE {
+        let max_size = MAX_STANDARD_TX_SIZE.min(self.max_bytes);
+        if size > max_size {
             return Err(MempoolError::TooLarge {
                 size,
-                max: MAX_STANDARD_TX_SIZE,
+                max: max_size,
             });
         }
         for i in &tx.inputs {
@@ -195,16 +197,24 @@ impl Mempool {
 
         let fee_rate =
             (fee.total_units().saturating_mul(1000) / size as u128).min(u64::MAX as u128) as u64;
-        while self.bytes + size > self.max_bytes {
-            let Some(&(lowest, _, victim)) = self.by_rate.iter().next() else {
+        // Choose the victims before evicting any: a newcomer that cannot make room by
+        // displacing lower-rate entries only is refused and the pool is left untouched.
+        let mut victims = Vec::new();
+        let mut freed = 0;
+        for &(rate, _, victim) in &self.by_rate {
+            if self.bytes - freed + size <= self.max_bytes {
                 break;
-            };
-            if lowest >= fee_rate {
+            }
+            if rate >= fee_rate {
                 return Err(MempoolError::Full {
                     rate: fee_rate,
-                    lowest,
+                    lowest: rate,
                 });
             }
+            freed += self.entries[&victim].size;
+            victims.push(victim);
+        }
+        for victim in victims {
             tracing::debug!(%victim, "evicting lowest fee-rate transaction");
             self.remove(&victim);
         }

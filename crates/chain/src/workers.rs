@@ -66,6 +66,16 @@ impl Workers {
         }
     }
 
+    /// Runs `f` on the calling thread with a [`Spawner`] whose jobs run on the workers while
+    /// `f` goes on (inline, at once, when there are no workers); returns when `f` and every
+    /// job have finished. Lets the caller overlap its own serial work with parallel jobs.
+    pub fn scope<'s, R>(&'s self, f: impl FnOnce(&Spawner<'_, 's>) -> R) -> R {
+        match &self.pool {
+            None => f(&Spawner { scope: None }),
+            Some(p) => p.in_place_scope(|s| f(&Spawner { scope: Some(s) })),
+        }
+    }
+
     /// Runs `f(i)` for `i in 0..n` on all workers (or once inline with `n = 1`).
     pub fn broadcast<R: Send>(&self, f: impl Fn(usize, usize) -> R + Sync + Send) -> Vec<R> {
         match &self.pool {
@@ -74,6 +84,21 @@ impl Workers {
                 let n = p.current_num_threads();
                 p.install(|| (0..n).into_par_iter().map(|i| f(i, n)).collect())
             }
+        }
+    }
+}
+
+/// Hands jobs to the workers inside [`Workers::scope`].
+pub struct Spawner<'a, 's> {
+    scope: Option<&'a rayon::Scope<'s>>,
+}
+
+impl<'s> Spawner<'_, 's> {
+    /// Runs `job` on a worker (or now, inline, when there are none).
+    pub fn spawn(&self, job: impl FnOnce() + Send + 's) {
+        match self.scope {
+            Some(s) => s.spawn(move |_| job()),
+            None => job(),
         }
     }
 }

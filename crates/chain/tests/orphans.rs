@@ -64,7 +64,7 @@ fn shuffled_blocks_with_transactions_end_on_the_same_coins_as_in_order() {
     let alice = key(2);
     let mut source = TestChain::new();
     let mut blocks = source.mine_empty(101, pubkey(&owner));
-    let mut prev_out = None;
+    let mut prev_out: Option<Vec<Spendable>> = None;
     for i in 0..12 {
         let mut txs = vec![spend(
             &coinbase_coins(&blocks[i]),

@@ -80,8 +80,7 @@ pub fn open_chain_with(
     workers: Workers,
     config: ChainstateConfig,
 ) -> Result<Chainstate, ChainError> {
-    let blocks = BlockFiles::open(&dir.join("blocks"), params.magic, BLOCK_FILE_SIZE)
-        .expect("block files open");
+    let blocks = BlockFiles::open(&dir.join("blocks"), params.magic, BLOCK_FILE_SIZE)?;
     Chainstate::open(params, store, blocks, workers, config)
 }
 
@@ -103,9 +102,24 @@ impl TestChain {
 
     /// A fresh dev chain with `config`.
     pub fn with_config(config: ChainstateConfig) -> Self {
+        Self::with_workers(Workers::inline(), config)
+    }
+
+    /// A fresh dev chain checking signatures on `workers`.
+    pub fn with_workers(workers: Workers, config: ChainstateConfig) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Arc::new(MemStore::new());
-        let chain = open_chain(params(), store.clone(), dir.path(), config).expect("open");
+        let chain =
+            open_chain_with(params(), store.clone(), dir.path(), workers, config).expect("open");
+        TestChain { chain, store, dir }
+    }
+
+    /// Closes the chainstate and opens it again over the same store and block files.
+    pub fn reopen(self) -> Self {
+        let TestChain { chain, store, dir } = self;
+        let config = ChainstateConfig::default();
+        drop(chain);
+        let chain = open_chain(params(), store.clone(), dir.path(), config).expect("reopen");
         TestChain { chain, store, dir }
     }
 
@@ -174,6 +188,21 @@ impl BlockBuilder {
             height: p.height + 1,
             bits: chain.index().next_bits(p, chain.params()),
             time: p.header.time + 1,
+            payout: pubkey(&miner_key()),
+            tag: Vec::new(),
+            fees: AssetAmounts::default(),
+            txs: Vec::new(),
+        }
+    }
+
+    /// A dev-network block on `parent` at `parent_height`, which need not be indexed
+    /// anywhere (for delivering blocks out of order): dev bits never change.
+    pub fn child_of(parent: &Block, parent_height: u32) -> Self {
+        BlockBuilder {
+            parent: parent.hash(),
+            height: parent_height + 1,
+            bits: params().pow_limit_bits,
+            time: parent.header.time + 1,
             payout: pubkey(&miner_key()),
             tag: Vec::new(),
             fees: AssetAmounts::default(),
