@@ -16,9 +16,10 @@ use crate::coins_cache::CoinsCache;
 use crate::error::ChainError;
 use crate::orphans::{OrphanPool, DEFAULT_MAX_ORPHANS, DEFAULT_MAX_ORPHAN_BYTES};
 use crate::undo::BlockUndo;
-use crate::validation::signatures::{collect_tx_checks, verify_all};
+use crate::validation::signatures::{collect_tx_checks, SigCheck};
 use crate::validation::{context, isolation, utxo, ValidationError};
-use crate::workers::Workers;
+use crate::workers::{Spawner, Workers};
+use parking_lot::Mutex;
 use parthenon_primitives::encode::{deserialize, serialize};
 use parthenon_primitives::{
     AssetAmounts, Block, BlockHash, ChainParams, ChainWork, Hash256, OutPoint, TxOut,
@@ -32,6 +33,8 @@ use std::sync::Arc;
 const META_TIP: &[u8] = b"tip";
 const META_STATS: &[u8] = b"stats";
 const META_SCHEMA: &[u8] = b"schema";
+/// Signature checks handed to a worker at a time while the UTXO stage goes on.
+const SIGNATURE_CHUNK: usize = 64;
 /// Version of the on-disk layout; bumped on incompatible changes.
 const SCHEMA_VERSION: u32 = 1;
 
@@ -136,6 +139,9 @@ pub struct Chainstate {
     next_arrival: u64,
     cache: CoinsCache,
     orphans: OrphanPool,
+    /// Blocks stored during the current `process_block` call, so connecting them does not
+    /// read back and decode what was just written.
+    just_stored: HashMap<BlockHash, Arc<Block>>,
     stats: ChainStats,
     workers: Workers,
     config: ChainstateConfig,
@@ -174,6 +180,7 @@ impl Chainstate {
             next_arrival: 0,
             cache,
             orphans,
+            just_stored: HashMap::new(),
             stats: ChainStats::default(),
             workers,
             config,
@@ -485,7 +492,9 @@ impl Chainstate {
                 Err(e) => tracing::info!(block = %h, error = %e, "orphan block rejected"),
             }
         }
-        let (update, activation_error) = self.activate_best_chain_collecting()?;
+        let activation = self.activate_best_chain_collecting();
+        self.just_stored.clear();
+        let (update, activation_error) = activation?;
         if let Some(e) = first_error {
             return Err(e);
         }
@@ -552,6 +561,7 @@ impl Chainstate {
         self.persist_entry(&entry)?;
         self.add_candidate(&entry);
         self.index.insert(entry);
+        self.just_stored.insert(hash, Arc::new(block));
         Ok(())
     }
 
@@ -658,23 +668,46 @@ impl Chainstate {
     }
 
     fn connect_entry(&mut self, e: &IndexEntry) -> Result<Arc<Block>, ChainError> {
-        let block = self
-            .read_block(&e.hash)?
-            .ok_or_else(|| ChainError::Corrupt(format!("block {} has no stored data", e.hash)))?;
+        let block = match self.just_stored.get(&e.hash) {
+            Some(b) => b.clone(),
+            None => Arc::new(self.read_block(&e.hash)?.ok_or_else(|| {
+                ChainError::Corrupt(format!("block {} has no stored data", e.hash))
+            })?),
+        };
         self.connect_block(e, &block)?;
-        Ok(Arc::new(block))
+        Ok(block)
     }
 
-    /// Stages 3 and 4 against the UTXO set, then one atomic batch.
-    fn connect_block(&mut self, entry: &IndexEntry, block: &Block) -> Result<(), ChainError> {
-        let hash = entry.hash;
-        let height = entry.height;
+    /// The UTXO stage of `block` at `height`: resolves every input, checks maturity,
+    /// conservation and the coinbase claim, and queues signature checks on `spawner`.
+    /// Returns the coins created and the undo data.
+    fn check_against_coins<'s>(
+        &self,
+        block: &Block,
+        height: u32,
+        spawner: &Spawner<'_, 's>,
+        first_bad_signature: &'s Mutex<Option<SigCheck>>,
+    ) -> Result<(HashMap<OutPoint, Coin>, BlockUndo), ChainError> {
+        let hash = block.hash();
         let invalid = |source| ChainError::InvalidBlock { hash, source };
         let mut created: HashMap<OutPoint, Coin> = HashMap::new();
         let mut undo = BlockUndo::default();
         let mut spent_here: HashSet<OutPoint> = HashSet::new();
         let mut fees = AssetAmounts::default();
-        let mut checks = Vec::new();
+        let mut pending = Vec::with_capacity(SIGNATURE_CHUNK);
+        let flush = |chunk: Vec<SigCheck>| {
+            spawner.spawn(move || {
+                if let Some(bad) = chunk.into_iter().find(|c| !c.verify()) {
+                    let mut first = first_bad_signature.lock();
+                    let earlier = first
+                        .as_ref()
+                        .is_some_and(|f| (f.tx_index, f.input) < (bad.tx_index, bad.input));
+                    if !earlier {
+                        *first = Some(bad);
+                    }
+                }
+            })
+        };
         for (tx_index, tx) in block.txs.iter().enumerate() {
             let txid = tx.txid();
             if tx_index > 0 {
@@ -705,7 +738,13 @@ impl Chainstate {
                     .ok_or_else(|| invalid(ValidationError::AmountOverflow { txid }))?;
                 if self.config.check_signatures {
                     let spent: Vec<&TxOut> = coins.iter().map(|c| &c.output).collect();
-                    collect_tx_checks(tx, txid, tx_index, &spent, &mut checks).map_err(invalid)?;
+                    collect_tx_checks(tx, txid, tx_index, &spent, &mut pending).map_err(invalid)?;
+                    if pending.len() >= SIGNATURE_CHUNK {
+                        flush(std::mem::replace(
+                            &mut pending,
+                            Vec::with_capacity(SIGNATURE_CHUNK),
+                        ));
+                    }
                 }
             }
             for (vout, out) in tx.outputs.iter().enumerate() {
@@ -719,8 +758,30 @@ impl Chainstate {
                 );
             }
         }
+        if !pending.is_empty() {
+            flush(pending);
+        }
         utxo::check_coinbase_claim(&block.txs[0], &fees, height, self.params).map_err(invalid)?;
-        verify_all(&checks, &self.workers).map_err(invalid)?;
+        Ok((created, undo))
+    }
+
+    /// Stages 3 and 4 against the UTXO set, then one atomic batch.
+    ///
+    /// Signature checks are handed to the worker pool in chunks while this thread goes on
+    /// with the UTXO stage, so the two stages overlap; a UTXO-stage failure still takes
+    /// precedence, and among bad signatures the first in block order is reported.
+    fn connect_block(&mut self, entry: &IndexEntry, block: &Block) -> Result<(), ChainError> {
+        let hash = entry.hash;
+        let height = entry.height;
+        let invalid = |source| ChainError::InvalidBlock { hash, source };
+        let first_bad_signature: Mutex<Option<SigCheck>> = Mutex::new(None);
+        let workers = self.workers.clone();
+        let (created, undo) = workers.scope(|spawner| {
+            self.check_against_coins(block, height, spawner, &first_bad_signature)
+        })?;
+        if let Some(bad) = first_bad_signature.into_inner() {
+            return Err(invalid(bad.error()));
+        }
 
         let mut stats = self.stats;
         let mut batch = WriteBatch::new();

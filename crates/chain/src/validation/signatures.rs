@@ -30,7 +30,8 @@ impl SigCheck {
         parthenon_crypto::verify(&self.pubkey, &self.msg, &self.sig).is_ok()
     }
 
-    fn error(&self) -> ValidationError {
+    /// The error naming this input.
+    pub fn error(&self) -> ValidationError {
         ValidationError::InvalidSignature {
             txid: self.txid,
             tx_index: self.tx_index,
