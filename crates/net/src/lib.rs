@@ -10,7 +10,10 @@
 //! - [`message`]: [`Message`], every payload the protocol knows, with its command, its
 //!   encoding and its exact decoder ([`MessageError`]); unknown commands decode as
 //!   [`Message::Unknown`] and are ignored, not rejected;
-//! - [`locator`]: [`locator_heights`], the heights a `getheaders` block locator names.
+//! - [`locator`]: [`locator_heights`], the heights a `getheaders` block locator names;
+//! - [`peer`]: [`peer::Peer`], the per-peer state machine (handshake, pings, rate limit,
+//!   solicited data) that turns messages and ticks into actions;
+//! - [`reputation`]: misbehaviour costs, scores and timed bans.
 //!
 //! Invariants:
 //! - every decoder is bounded: a frame's payload is at most [`MAX_MESSAGE_SIZE`] (checked
@@ -25,6 +28,8 @@ pub mod command;
 pub mod frame;
 pub mod locator;
 pub mod message;
+pub mod peer;
+pub mod reputation;
 #[cfg(test)]
 mod strategies;
 

@@ -1,0 +1,246 @@
+use super::*;
+use parthenon_primitives::{Block, Hash256, Network};
+
+fn local(nonce: u64) -> LocalInfo {
+    LocalInfo {
+        nonce,
+        best_height: 7,
+        unix_time: 1_800_000_000,
+        peer_addr: "127.0.0.1:1".parse().unwrap(),
+        our_addr: "127.0.0.1:2".parse().unwrap(),
+    }
+}
+
+fn config() -> PeerConfig {
+    PeerConfig::new(Network::Dev.params().magic)
+}
+
+fn sent(actions: &[PeerAction]) -> Vec<&Message> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            PeerAction::Send(m) => Some(m),
+            _ => None,
+        })
+        .collect()
+}
+
+fn disconnect(actions: &[PeerAction]) -> Option<&DisconnectReason> {
+    actions.iter().find_map(|a| match a {
+        PeerAction::Disconnect(r) => Some(r),
+        _ => None,
+    })
+}
+
+/// Runs a full handshake between an outbound and an inbound peer by passing messages.
+fn connected_pair() -> (Peer, Peer) {
+    let (mut out, a0) = Peer::new(config(), Direction::Outbound, local(1), 0);
+    let (mut inb, _) = Peer::new(config(), Direction::Inbound, local(2), 0);
+    let mut to_in: Vec<Message> = sent(&a0).into_iter().cloned().collect();
+    let mut to_out: Vec<Message> = Vec::new();
+    for _ in 0..4 {
+        for m in std::mem::take(&mut to_in) {
+            to_out.extend(sent(&inb.on_message(m, 1)).into_iter().cloned());
+        }
+        for m in std::mem::take(&mut to_out) {
+            to_in.extend(sent(&out.on_message(m, 1)).into_iter().cloned());
+        }
+    }
+    (out, inb)
+}
+
+fn block() -> Block {
+    Network::Dev.params().genesis_block()
+}
+
+#[test]
+fn handshake_completes_on_both_sides_and_reports_the_peer() {
+    let (out, inb) = connected_pair();
+    assert!(out.is_ready() && inb.is_ready());
+    assert_eq!(out.their_version().unwrap().nonce, 2);
+    assert_eq!(inb.their_version().unwrap().best_height, 7);
+}
+
+#[test]
+fn own_nonce_wrong_network_and_old_versions_disconnect() {
+    let (mut p, _) = Peer::new(config(), Direction::Inbound, local(9), 0);
+    let mut v = Peer::new(config(), Direction::Outbound, local(9), 0)
+        .0
+        .our_version();
+    let a = p.on_message(Message::Version(v.clone()), 1);
+    assert_eq!(disconnect(&a), Some(&DisconnectReason::SelfConnection));
+
+    let (mut p, _) = Peer::new(config(), Direction::Inbound, local(1), 0);
+    v.nonce = 5;
+    v.magic = Network::Main.params().magic;
+    let a = p.on_message(Message::Version(v.clone()), 1);
+    assert!(matches!(
+        disconnect(&a),
+        Some(DisconnectReason::WrongNetwork { .. })
+    ));
+
+    let (mut p, _) = Peer::new(config(), Direction::Inbound, local(1), 0);
+    v.magic = Network::Dev.params().magic;
+    v.version = 0;
+    let a = p.on_message(Message::Version(v), 1);
+    assert!(matches!(
+        disconnect(&a),
+        Some(DisconnectReason::ObsoleteVersion { .. })
+    ));
+}
+
+#[test]
+fn messages_before_the_handshake_are_protocol_violations() {
+    let (mut p, _) = Peer::new(config(), Direction::Inbound, local(1), 0);
+    let a = p.on_message(Message::Ping(1), 1);
+    assert!(matches!(
+        a[0],
+        PeerAction::Misbehaved {
+            offence: Offence::ProtocolViolation,
+            ..
+        }
+    ));
+    assert!(!a.iter().any(|x| matches!(x, PeerAction::Send(_))));
+}
+
+#[test]
+fn unsolicited_blocks_are_scored_and_dropped_requested_ones_delivered() {
+    let (mut p, _) = connected_pair();
+    let b = block();
+    let a = p.on_message(Message::Block(b.clone()), 2);
+    assert!(matches!(
+        a[0],
+        PeerAction::Misbehaved {
+            offence: Offence::UnsolicitedData,
+            ..
+        }
+    ));
+    assert!(!a.iter().any(|x| matches!(x, PeerAction::Deliver(_))));
+    p.request(
+        Inventory {
+            kind: InvKind::Block,
+            hash: b.hash(),
+        },
+        3,
+    );
+    let a = p.on_message(Message::Block(b), 4);
+    assert!(matches!(a[0], PeerAction::Deliver(Message::Block(_))));
+    assert_eq!(p.requests_in_flight(), 0);
+}
+
+#[test]
+fn ten_thousand_unsolicited_messages_end_in_a_ban() {
+    let (mut p, _) = connected_pair();
+    let header = block().header;
+    let mut banned_after = None;
+    for i in 0..10_000u32 {
+        let a = p.on_message(Message::Headers(vec![header]), 10 + i as u64 / 100);
+        if let Some(r) = disconnect(&a) {
+            assert!(matches!(r, DisconnectReason::Misbehaving { .. }));
+            banned_after = Some(i + 1);
+            break;
+        }
+    }
+    assert_eq!(
+        banned_after,
+        Some(10),
+        "ten unsolicited header lists reach the threshold"
+    );
+    assert!(p.is_closed());
+    assert!(
+        p.on_message(Message::Ping(1), 100).is_empty(),
+        "a closed peer is ignored"
+    );
+}
+
+#[test]
+fn a_message_flood_beyond_the_rate_limit_bans() {
+    let (mut p, _) = connected_pair();
+    let mut floods = 0;
+    for _ in 0..10_000 {
+        let a = p.on_message(Message::Ping(7), 5);
+        floods += a
+            .iter()
+            .filter(|x| {
+                matches!(
+                    x,
+                    PeerAction::Misbehaved {
+                        offence: Offence::Flood,
+                        ..
+                    }
+                )
+            })
+            .count();
+        if p.is_closed() {
+            break;
+        }
+    }
+    assert!(p.is_closed());
+    assert_eq!(floods, 2, "two flood offences reach the ban threshold");
+    // At a sustainable rate nothing is scored.
+    let (mut q, _) = connected_pair();
+    for i in 0..5_000u64 {
+        let a = q.on_message(Message::Ping(i), 10 + i * 3);
+        assert!(!a.iter().any(|x| matches!(x, PeerAction::Misbehaved { .. })));
+    }
+}
+
+#[test]
+fn pings_are_answered_sent_and_time_out() {
+    let (mut p, _) = connected_pair();
+    assert_eq!(
+        sent(&p.on_message(Message::Ping(42), 2)),
+        vec![&Message::Pong(42)]
+    );
+    let a = p.on_tick(61_000);
+    let Some(Message::Ping(n)) = sent(&a).first().cloned().cloned() else {
+        panic!("no ping: {a:?}")
+    };
+    assert!(p.on_message(Message::Pong(n), 61_500).is_empty());
+    let a = p.on_tick(122_000);
+    assert!(matches!(sent(&a)[..], [Message::Ping(_)]));
+    let a = p.on_tick(122_000 + 30_001);
+    assert_eq!(disconnect(&a), Some(&DisconnectReason::PingTimeout(30_000)));
+}
+
+#[test]
+fn an_unfinished_handshake_times_out() {
+    let (mut p, _) = Peer::new(config(), Direction::Outbound, local(1), 0);
+    assert!(p.on_tick(30_000).is_empty());
+    assert_eq!(
+        disconnect(&p.on_tick(30_001)),
+        Some(&DisconnectReason::HandshakeTimeout(30_000))
+    );
+}
+
+#[test]
+fn stalled_requests_are_listed_and_notfound_clears_them() {
+    let (mut p, _) = connected_pair();
+    let a = Inventory {
+        kind: InvKind::Block,
+        hash: Hash256([1; 32]),
+    };
+    let b = Inventory {
+        kind: InvKind::Block,
+        hash: Hash256([2; 32]),
+    };
+    p.request(a, 0);
+    p.request(b, 5_000);
+    assert_eq!(p.stalled_requests(6_000, 2_000), vec![a]);
+    let out = p.on_message(Message::NotFound(vec![a]), 6_000);
+    assert!(matches!(out[0], PeerAction::Deliver(Message::NotFound(_))));
+    assert_eq!(p.stalled_requests(60_000, 2_000), vec![b]);
+}
+
+#[test]
+fn malformed_input_bans_at_once() {
+    let (mut p, _) = connected_pair();
+    let a = p.on_frame_error(&FrameError::BadChecksum {
+        declared: [0; 4],
+        computed: [1; 4],
+    });
+    assert!(matches!(
+        disconnect(&a),
+        Some(DisconnectReason::Misbehaving { score: 100, .. })
+    ));
+}
