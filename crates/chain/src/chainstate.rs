@@ -15,6 +15,7 @@ use crate::coin::Coin;
 use crate::coins_cache::CoinsCache;
 use crate::error::ChainError;
 use crate::orphans::{OrphanPool, DEFAULT_MAX_ORPHANS, DEFAULT_MAX_ORPHAN_BYTES};
+use crate::sig_cache::{SigCache, DEFAULT_SIG_CACHE_ENTRIES};
 use crate::undo::BlockUndo;
 use crate::validation::signatures::{collect_tx_checks, SigCheck};
 use crate::validation::{context, isolation, utxo, ValidationError};
@@ -49,6 +50,8 @@ pub struct ChainstateConfig {
     pub coins_cache_entries: usize,
     /// Whether to verify signatures when connecting blocks (off only for benchmarks).
     pub check_signatures: bool,
+    /// Entries of the cache of signatures verified on mempool entry.
+    pub sig_cache_entries: usize,
 }
 
 impl Default for ChainstateConfig {
@@ -58,6 +61,7 @@ impl Default for ChainstateConfig {
             max_orphan_bytes: DEFAULT_MAX_ORPHAN_BYTES,
             coins_cache_entries: 1_000_000,
             check_signatures: true,
+            sig_cache_entries: DEFAULT_SIG_CACHE_ENTRIES,
         }
     }
 }
@@ -142,6 +146,7 @@ pub struct Chainstate {
     /// Blocks stored during the current `process_block` call, so connecting them does not
     /// read back and decode what was just written.
     just_stored: HashMap<BlockHash, Arc<Block>>,
+    sig_cache: Arc<SigCache>,
     stats: ChainStats,
     workers: Workers,
     config: ChainstateConfig,
@@ -181,6 +186,7 @@ impl Chainstate {
             cache,
             orphans,
             just_stored: HashMap::new(),
+            sig_cache: Arc::new(SigCache::new(config.sig_cache_entries)),
             stats: ChainStats::default(),
             workers,
             config,
@@ -377,6 +383,11 @@ impl Chainstate {
     /// The block files.
     pub fn block_files(&self) -> &BlockFiles {
         &self.blocks
+    }
+
+    /// Signatures verified on mempool entry, skipped when their block connects.
+    pub fn sig_cache(&self) -> &SigCache {
+        &self.sig_cache
     }
 
     /// The worker pool used for signature checks.
@@ -695,9 +706,12 @@ impl Chainstate {
         let mut spent_here: HashSet<OutPoint> = HashSet::new();
         let mut fees = AssetAmounts::default();
         let mut pending = Vec::with_capacity(SIGNATURE_CHUNK);
+        let cache = self.sig_cache.clone();
         let flush = |chunk: Vec<SigCheck>| {
+            let cache = cache.clone();
             spawner.spawn(move || {
-                if let Some(bad) = chunk.into_iter().find(|c| !c.verify()) {
+                let cached = |c: &SigCheck| cache.contains(&c.pubkey, &c.msg, &c.sig);
+                if let Some(bad) = chunk.into_iter().find(|c| !cached(c) && !c.verify()) {
                     let mut first = first_bad_signature.lock();
                     let earlier = first
                         .as_ref()

@@ -26,6 +26,7 @@ pub mod mempool;
 pub mod miner;
 pub mod orphans;
 pub mod replay;
+pub mod sig_cache;
 pub mod undo;
 pub mod validation;
 pub mod workers;

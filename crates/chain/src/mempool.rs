@@ -194,6 +194,9 @@ impl Mempool {
         let mut checks = Vec::with_capacity(tx.inputs.len());
         collect_tx_checks(&tx, txid, 0, &spent, &mut checks)?;
         verify_all(&checks, &Workers::inline())?;
+        for c in &checks {
+            chain.sig_cache().insert(&c.pubkey, &c.msg, &c.sig);
+        }
 
         let fee_rate =
             (fee.total_units().saturating_mul(1000) / size as u128).min(u64::MAX as u128) as u64;
