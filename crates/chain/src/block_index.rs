@@ -203,31 +203,14 @@ impl BlockIndex {
             }
             cur = self.entries.get(&e.header.prev_hash);
         }
-        times.sort_unstable();
-        times.get(times.len() / 2).copied().unwrap_or(0)
+        median_time(times)
     }
 
     /// The compact target required of a child of `parent`.
     pub fn next_bits(&self, parent: &IndexEntry, params: &ChainParams) -> u32 {
-        if !params.retarget {
-            return params.pow_limit_bits;
-        }
-        let height = parent.height + 1;
-        if !height.is_multiple_of(params.retarget_interval) {
-            return parent.header.bits;
-        }
-        let first_height = parent.height + 1 - params.retarget_interval;
-        let first_time = self
-            .ancestor(&parent.hash, first_height)
-            .map(|e| e.header.time)
-            .unwrap_or(0);
-        let actual = parent.header.time as i64 - first_time as i64;
-        retarget(
-            parent.header.bits,
-            actual,
-            params.target_timespan_secs(),
-            params.pow_limit_bits,
-        )
+        required_bits(&parent.header, parent.height, params, |height| {
+            self.ancestor(&parent.hash, height).map(|e| e.header.time)
+        })
     }
 
     /// The context a child of `parent` is validated in.
@@ -238,6 +221,42 @@ impl BlockIndex {
             median_time_past: self.median_time_past(&parent.hash),
         }
     }
+}
+
+/// The median of the times of a block and up to 10 of its ancestors (`times`, in any order;
+/// 0 when empty). Shared by [`BlockIndex::median_time_past`] and header-only chains that hold
+/// ancestors elsewhere.
+pub fn median_time(mut times: Vec<u32>) -> u32 {
+    times.sort_unstable();
+    times.get(times.len() / 2).copied().unwrap_or(0)
+}
+
+/// The compact target required of a child of a block with `parent_header` at `parent_height`.
+/// `ancestor_time(h)` gives the time of that block's ancestor at height `h` (only asked at a
+/// retarget boundary). Shared by [`BlockIndex::next_bits`] and header-only chains that hold
+/// ancestors elsewhere.
+pub fn required_bits(
+    parent_header: &BlockHeader,
+    parent_height: u32,
+    params: &ChainParams,
+    ancestor_time: impl FnOnce(u32) -> Option<u32>,
+) -> u32 {
+    if !params.retarget {
+        return params.pow_limit_bits;
+    }
+    let height = parent_height + 1;
+    if !height.is_multiple_of(params.retarget_interval) {
+        return parent_header.bits;
+    }
+    let first_height = parent_height + 1 - params.retarget_interval;
+    let first_time = ancestor_time(first_height).unwrap_or(0);
+    let actual = parent_header.time as i64 - first_time as i64;
+    retarget(
+        parent_header.bits,
+        actual,
+        params.target_timespan_secs(),
+        params.pow_limit_bits,
+    )
 }
 
 #[cfg(test)]

@@ -130,6 +130,11 @@ impl Mempool {
         self.bytes
     }
 
+    /// The size limit in bytes.
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
     /// Whether `txid` is held.
     pub fn contains(&self, txid: &Txid) -> bool {
         self.entries.contains_key(txid)

@@ -15,6 +15,13 @@
 //! - [`verify`], [`verify_key`]: BIP-340 verification returning a typed [`VerifyError`] that
 //!   distinguishes a malformed public key from a signature that does not verify.
 //!
+//! Batch verification: [`batch`] checks many BIP-340 signatures with one randomised
+//! multi-scalar multiplication ([`verify_batch`], [`batch_is_valid`], [`CpuBatchVerifier`]);
+//! its per-item result equals [`verify`] on each item.
+//!
+//! Encryption at rest: [`aead`] (AES-256-GCM on aws-lc hardware or a forced constant-time
+//! software backend) and [`keystore`] (Argon2id + AES-256-GCM key files).
+//!
 //! Invariants:
 //! - verification is exactly BIP-340 with 32-byte messages; the vendored official vectors
 //!   (`tests/bip340_vectors.rs`) pin it, including deterministic signing given `aux_rand`;
@@ -22,9 +29,18 @@
 //!   randomised once from OS randomness (side-channel blinding), so no call allocates a
 //!   context and signing never runs with an unblinded context.
 
+pub mod aead;
+pub mod batch;
+pub mod keystore;
 pub mod schnorr;
 pub mod sighash;
 
+pub use aead::{active_backend, AeadBackend, AeadError, Aes256Gcm, AesMode};
+pub use batch::{
+    batch_is_valid, verify_batch, BatchError, BatchItem, BatchResult, BatchVerifier,
+    CpuBatchVerifier,
+};
+pub use keystore::{decrypt_secret, encrypt_secret, is_encrypted, KdfParams, KeystoreError};
 pub use schnorr::{
     verify, verify_key, KeyError, KeyPair, Signature, SignatureError, VerifyError, XOnlyPublicKey,
 };

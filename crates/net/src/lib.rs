@@ -1,7 +1,8 @@
-//! The ParthenonChain peer-to-peer wire protocol, sans I/O.
+//! The ParthenonChain peer-to-peer wire protocol, and the transports that carry it.
 //!
-//! This crate owns the bytes two peers exchange, and nothing that moves them: no sockets, no
-//! clocks, no randomness. Peer state machines and sync are built on it.
+//! This crate owns the bytes two peers exchange. The wire-protocol modules are sans I/O (no
+//! sockets, no clocks, no randomness); peer state machines and sync are built on them, and
+//! [`transport`] and [`tls`] move the bytes.
 //! - [`command`]: [`Command`], a validated command name (1–12 printable ASCII characters,
 //!   NUL-padded to 12 bytes on the wire);
 //! - [`frame`]: the frame `magic | command | length | checksum | payload`,
@@ -13,7 +14,15 @@
 //! - [`locator`]: [`locator_heights`], the heights a `getheaders` block locator names;
 //! - [`peer`]: [`peer::Peer`], the per-peer state machine (handshake, pings, rate limit,
 //!   solicited data) that turns messages and ticks into actions;
-//! - [`reputation`]: misbehaviour costs, scores and timed bans.
+//! - [`reputation`]: misbehaviour costs, scores and timed bans;
+//! - [`sync`]: headers-first initial sync (sans I/O): the header chain, the block download
+//!   scheduler (window, per-peer limits, stalls) and the progress line;
+//! - [`transport`]: the one seam the peer layer uses for connections, [`Transport`] (dial a
+//!   [`PeerSpec`], accept on a [`Listener`], get a [`Connection`]), over real TCP
+//!   ([`TcpTransport`]) or turmoil's simulated network (`TurmoilTransport`, feature `sim`);
+//! - [`tls`]: TLS 1.3 (rustls, aws-lc-rs) over any transport, [`TlsTransport`], and the node's
+//!   self-signed certificate, [`NodeIdentity`], whose fingerprint peers pin
+//!   (`HOST:PORT#FINGERPRINT`).
 //!
 //! Invariants:
 //! - every decoder is bounded: a frame's payload is at most [`MAX_MESSAGE_SIZE`] (checked
@@ -32,8 +41,16 @@ pub mod peer;
 pub mod reputation;
 #[cfg(test)]
 mod strategies;
+pub mod sync;
+pub mod tls;
+pub mod transport;
 
 pub use command::Command;
 pub use frame::{encode_frame, Frame, FrameDecoder, FrameError, HEADER_LEN, MAX_MESSAGE_SIZE};
 pub use locator::locator_heights;
 pub use message::{InvKind, Inventory, Message, MessageError, PeerAddress, VersionMessage};
+pub use tls::{load_or_generate, NodeIdentity, TlsTransport};
+pub use transport::{
+    parse_peer_spec, CertFingerprint, Connection, Listener, PeerSpec, TcpTransport, Transport,
+    TransportError,
+};

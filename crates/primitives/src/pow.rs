@@ -161,10 +161,12 @@ pub fn retarget(old_bits: u32, actual_timespan: i64, target_timespan: i64, limit
     let span = actual_timespan.clamp(target_timespan / 4, target_timespan * 4) as u64;
     let limit = target_from_compact(limit_bits).unwrap_or(U256::MAX);
     let old = target_from_compact(old_bits).unwrap_or(limit);
-    let new = old
-        .checked_mul(U256::from(span))
-        .map(|t| t / U256::from(target_timespan as u64))
-        .unwrap_or(limit);
+    let (span, timespan) = (U256::from(span), U256::from(target_timespan as u64));
+    // A target near 2^256 cannot be multiplied first; dividing first loses only low bits.
+    let new = match old.checked_mul(span) {
+        Some(t) => t / timespan,
+        None => (old / timespan).saturating_mul(span),
+    };
     target_to_compact(new.min(limit))
 }
 
@@ -238,5 +240,10 @@ mod tests {
         assert_eq!(same, bits);
         let capped = retarget(0x1d00ffff, span * 10, span, 0x1d00ffff);
         assert_eq!(capped, 0x1d00ffff);
+        // Near the top of the range the product overflows 256 bits; faster blocks must still
+        // make the target harder, not fall back to the limit.
+        let easy = target_from_compact(0x207fffff).unwrap();
+        let harder = target_from_compact(retarget(0x207fffff, 1, span, 0x207fffff)).unwrap();
+        assert!(harder < easy && harder > easy / U256::from(5u8));
     }
 }

@@ -30,6 +30,15 @@ impl SigCheck {
         parthenon_crypto::verify(&self.pubkey, &self.msg, &self.sig).is_ok()
     }
 
+    /// This check as an item of a batch verification.
+    pub fn batch_item(&self) -> parthenon_crypto::batch::BatchItem {
+        parthenon_crypto::batch::BatchItem {
+            pubkey: self.pubkey,
+            msg: self.msg,
+            sig: self.sig,
+        }
+    }
+
     /// The error naming this input.
     pub fn error(&self) -> ValidationError {
         ValidationError::InvalidSignature {

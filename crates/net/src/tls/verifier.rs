@@ -1,0 +1,94 @@
+//! The client-side certificate check: any self-signed certificate, or exactly the pinned one,
+//! and always a valid TLS 1.3 handshake signature.
+
+use crate::transport::CertFingerprint;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{verify_tls13_signature, WebPkiSupportedAlgorithms};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, DigitallySignedStruct, OtherError, PeerIncompatible, SignatureScheme,
+};
+use std::sync::Arc;
+
+/// The peer presented a certificate other than the pinned one. Carried inside the rustls
+/// error that fails the handshake, and turned into
+/// [`TransportError::PinMismatch`](crate::transport::TransportError::PinMismatch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("certificate {actual} is not the pinned {expected}")]
+pub struct PinMismatch {
+    /// The pinned fingerprint.
+    pub expected: CertFingerprint,
+    /// The fingerprint of the certificate presented.
+    pub actual: CertFingerprint,
+}
+
+/// Accepts any server certificate, or only the pinned one, and verifies the TLS 1.3
+/// handshake signature against it with the provider's algorithms.
+#[derive(Debug)]
+pub(crate) struct PeerCertVerifier {
+    pin: Option<CertFingerprint>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl PeerCertVerifier {
+    pub(crate) fn new(pin: Option<CertFingerprint>, algorithms: WebPkiSupportedAlgorithms) -> Self {
+        Self { pin, algorithms }
+    }
+}
+
+impl ServerCertVerifier for PeerCertVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Some(expected) = self.pin {
+            let actual = CertFingerprint::of(end_entity);
+            if actual != expected {
+                return Err(rustls::Error::InvalidCertificate(CertificateError::Other(
+                    OtherError(Arc::new(PinMismatch { expected, actual })),
+                )));
+            }
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        // Only TLS 1.3 is configured, so rustls never asks; refuse if it ever did.
+        Err(rustls::Error::PeerIncompatible(
+            PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig,
+        ))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// The pin mismatch inside a failed handshake's error, if that is why it failed.
+pub(crate) fn pin_mismatch_in(error: &std::io::Error) -> Option<PinMismatch> {
+    let rustls_error = error.get_ref()?.downcast_ref::<rustls::Error>()?;
+    match rustls_error {
+        rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner))) => {
+            inner.downcast_ref::<PinMismatch>().copied()
+        }
+        _ => None,
+    }
+}
