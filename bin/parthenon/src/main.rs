@@ -1,13 +1,19 @@
 //! `parthenon`: the ParthenonChain full node and its tools.
 
+mod crypto_cmd;
+mod passphrase;
+
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use parthenon_chain::{replay, ChainstateConfig, Workers};
+use parthenon_crypto::{AesMode, KdfParams};
 use parthenon_node::bench_chain::{self, BenchChainConfig};
 use parthenon_node::control::{self, ControlError};
 use parthenon_node::datadir::{DataDir, DataDirError};
 use parthenon_node::dev_node::{self, DevNodeConfig};
 use parthenon_node::info::{chain_info, coin_json};
+use parthenon_node::rpc::client::{parse_cli_arg, RpcClient, RpcClientError};
+use parthenon_node::rpc::{self, RpcConfig};
 use parthenon_node::wallet::{parse_address, Balance, Wallet, WalletCoin};
 use parthenon_primitives::amount::Amount;
 use parthenon_primitives::{serialize, Asset, ChainParams, Network, OutPoint};
@@ -37,6 +43,71 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Call a JSON-RPC method of the running node (authenticates with <datadir>/.cookie).
+    Rpc(RpcArgs),
+    /// BIP-340 signatures: sign, verify one, verify a file as a batch.
+    #[command(subcommand)]
+    Crypto(CryptoCommand),
+}
+
+#[derive(Subcommand)]
+enum CryptoCommand {
+    /// Sign a 32-byte message (hex) with the wallet's key; prints the public key and signature.
+    Sign {
+        #[command(flatten)]
+        dd: DataDirArgs,
+        /// The message, 64 hex digits.
+        #[arg(long)]
+        msg: String,
+        #[command(flatten)]
+        pass: PassphraseArgs,
+    },
+    /// Verify one signature; prints true/false, exits 0 when valid and 1 otherwise.
+    Verify {
+        /// x-only public key, 64 hex digits.
+        #[arg(long)]
+        pubkey: String,
+        /// Message, 64 hex digits.
+        #[arg(long)]
+        msg: String,
+        /// Signature, 128 hex digits.
+        #[arg(long)]
+        sig: String,
+    },
+    /// Verify lines `pubkey_hex,message_hex,signature_hex` as one batch; prints `INDEX,true|false`
+    /// per line in input order and a summary (exit 1 if any is invalid).
+    VerifyBatch {
+        /// The input file.
+        file: PathBuf,
+        /// Threads (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+}
+
+/// Where a wallet passphrase comes from (never the command line itself).
+#[derive(Args, Clone)]
+struct PassphraseArgs {
+    /// Read the passphrase from the first line of FILE (else $PARTHENON_WALLET_PASSPHRASE,
+    /// else a prompt on the terminal).
+    #[arg(long)]
+    passphrase_file: Option<PathBuf>,
+}
+
+/// `parthenon rpc METHOD [ARGS…]`.
+#[derive(Args)]
+struct RpcArgs {
+    #[command(flatten)]
+    dd: DataDirArgs,
+    /// The node's JSON-RPC URL (default http://127.0.0.1:<network RPC port>/, 27332 on dev).
+    #[arg(long, value_name = "URL")]
+    rpc_url: Option<String>,
+    /// The method, e.g. getblockchaininfo, getblockhash, getblock, gettxout, generate.
+    method: String,
+    /// Positional parameters: each is taken as JSON when it parses (numbers, booleans,
+    /// objects), as a string otherwise.
+    #[arg(allow_hyphen_values = true)]
+    args: Vec<String>,
 }
 
 #[derive(Args, Clone)]
@@ -88,6 +159,12 @@ struct NodeArgs {
     /// to exercise transactions on a lone node.
     #[arg(long, default_value_t = 0)]
     self_spend: usize,
+    /// JSON-RPC listen address (default 127.0.0.1:27332 on dev).
+    #[arg(long, value_name = "HOST:PORT")]
+    rpc_listen: Option<String>,
+    /// Serve Prometheus metrics at http://HOST:PORT/metrics (default: off).
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -123,6 +200,30 @@ enum WalletCommand {
     Balance(DataDirArgs),
     /// Send coins through the running node.
     Send(SendArgs),
+    /// Encrypt the key file with a passphrase (Argon2id + AES-256-GCM).
+    Encrypt {
+        #[command(flatten)]
+        dd: DataDirArgs,
+        #[command(flatten)]
+        pass: PassphraseArgs,
+    },
+    /// Store the key in the clear again.
+    Decrypt {
+        #[command(flatten)]
+        dd: DataDirArgs,
+        #[command(flatten)]
+        pass: PassphraseArgs,
+    },
+    /// Re-encrypt the key file under a new passphrase.
+    ChangePassphrase {
+        #[command(flatten)]
+        dd: DataDirArgs,
+        #[command(flatten)]
+        pass: PassphraseArgs,
+        /// Read the new passphrase from FILE (else $PARTHENON_WALLET_NEW_PASSPHRASE, else a prompt).
+        #[arg(long)]
+        new_passphrase_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -141,12 +242,23 @@ struct SendArgs {
     /// Fee in coins of the same asset.
     #[arg(long, default_value = "0.0001")]
     fee: String,
+    #[command(flatten)]
+    pass: PassphraseArgs,
 }
 
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Connect a generated chain on the on-disk store (signatures on and off).
     Chain(BenchChainArgs),
+    /// AES-256-GCM throughput and BIP-340 verification rates, with baselines from the same run.
+    Crypto {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Shorter runs and fewer sizes (a smoke test, not for figures).
+        #[arg(long)]
+        quick: bool,
+    },
 }
 
 #[derive(Args)]
@@ -198,6 +310,8 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Crypto(c) => crypto(c),
+        Command::Bench(BenchCommand::Crypto { json, quick }) => crypto_cmd::bench(json, quick),
         Command::Node(a) => node(a),
         Command::Chain(ChainCommand::Info(dd)) => {
             let info = query_or_open(&dd, "chain_info", |chain| Ok(chain_info(chain)))?;
@@ -249,6 +363,40 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Wallet(w) => wallet(w),
         Command::Bench(BenchCommand::Chain(a)) => bench(a),
+        Command::Rpc(a) => rpc_call(a),
+    }
+}
+
+/// Resolves a `HOST:PORT` flag value to one socket address.
+fn listen_addr(flag: &str, value: &str) -> Result<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
+    value
+        .to_socket_addrs()
+        .with_context(|| format!("{flag} {value:?}: expected HOST:PORT"))?
+        .next()
+        .with_context(|| format!("{flag} {value:?}: the host has no address"))
+}
+
+fn rpc_call(a: RpcArgs) -> Result<ExitCode> {
+    let cookie = rpc::cookie_path(&a.dd.datadir());
+    let credentials = rpc::Credentials::from_cookie_file(&cookie)
+        .context("no readable RPC cookie: is the node running with this --datadir?")?;
+    let url = a
+        .rpc_url
+        .unwrap_or_else(|| format!("http://{}/", RpcConfig::default_listen(a.dd.params())));
+    let client = RpcClient::new(url.parse()?, Some(credentials));
+    let params = Value::Array(a.args.iter().map(|s| parse_cli_arg(s)).collect());
+    match client.call_blocking(&a.method, params) {
+        Ok(result) => {
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(RpcClientError::Remote { code, message }) => {
+            let error = json!({ "code": code, "message": message });
+            eprintln!("{}", serde_json::to_string_pretty(&error)?);
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -279,6 +427,15 @@ fn node(a: NodeArgs) -> Result<ExitCode> {
             Durability::Process
         },
         self_spend_per_block: a.self_spend,
+        rpc: RpcConfig::new(match &a.rpc_listen {
+            Some(v) => listen_addr("--rpc-listen", v)?,
+            None => RpcConfig::default_listen(params),
+        }),
+        metrics_listen: a
+            .metrics
+            .as_deref()
+            .map(|v| listen_addr("--metrics", v))
+            .transpose()?,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -393,8 +550,60 @@ fn wallet(cmd: WalletCommand) -> Result<ExitCode> {
             });
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
+        WalletCommand::Encrypt { dd, pass } => {
+            let path = dd.datadir().wallet_path();
+            let mut w = Wallet::load(&path)?;
+            if w.is_encrypted() {
+                bail!(
+                    "{} is already encrypted (use change-passphrase)",
+                    path.display()
+                );
+            }
+            let p = passphrase::read(
+                pass.passphrase_file.as_deref(),
+                passphrase::PASSPHRASE_ENV,
+                "New wallet passphrase: ",
+                true,
+            )?;
+            w.encrypt(&path, p.as_bytes(), KdfParams::default(), AesMode::Auto)?;
+            println!("encrypted {}", path.display());
+        }
+        WalletCommand::Decrypt { dd, pass } => {
+            let path = dd.datadir().wallet_path();
+            let mut w = Wallet::load(&path)?;
+            if !w.is_encrypted() {
+                bail!("{} is not encrypted", path.display());
+            }
+            unlock(&mut w, &pass)?;
+            w.decrypt(&path)?;
+            println!(
+                "decrypted {} (the key is now stored in the clear)",
+                path.display()
+            );
+        }
+        WalletCommand::ChangePassphrase {
+            dd,
+            pass,
+            new_passphrase_file,
+        } => {
+            let path = dd.datadir().wallet_path();
+            let mut w = Wallet::load(&path)?;
+            if !w.is_encrypted() {
+                bail!("{} is not encrypted (use encrypt)", path.display());
+            }
+            unlock(&mut w, &pass)?;
+            let new = passphrase::read(
+                new_passphrase_file.as_deref(),
+                passphrase::NEW_PASSPHRASE_ENV,
+                "New wallet passphrase: ",
+                true,
+            )?;
+            w.change_passphrase(&path, new.as_bytes(), KdfParams::default(), AesMode::Auto)?;
+            println!("changed the passphrase of {}", path.display());
+        }
         WalletCommand::Send(s) => {
-            let w = Wallet::load(&s.dd.datadir().wallet_path())?;
+            let mut w = Wallet::load(&s.dd.datadir().wallet_path())?;
+            unlock(&mut w, &s.pass)?;
             let asset = Asset::parse(&s.asset).with_context(|| {
                 format!(
                     "unknown asset {:?}; use TALANTON, DRACHMA or OBOLOS",
@@ -479,4 +688,41 @@ fn bench(a: BenchChainArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn unlock(w: &mut Wallet, pass: &PassphraseArgs) -> Result<()> {
+    if w.is_encrypted() && !w.is_unlocked() {
+        let p = passphrase::read(
+            pass.passphrase_file.as_deref(),
+            passphrase::PASSPHRASE_ENV,
+            "Wallet passphrase: ",
+            false,
+        )?;
+        w.unlock(p.as_bytes(), AesMode::Auto)?;
+    }
+    Ok(())
+}
+
+fn crypto(cmd: CryptoCommand) -> Result<ExitCode> {
+    match cmd {
+        CryptoCommand::Sign { dd, msg, pass } => {
+            let msg = crypto_cmd::parse_msg(&msg)?;
+            let mut w = Wallet::load(&dd.datadir().wallet_path())?;
+            unlock(&mut w, &pass)?;
+            let sig = w.sign_message(&msg)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({
+                    "pubkey": w.address(),
+                    "msg": hex::encode(msg),
+                    "sig": hex::encode(sig),
+                }))?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        CryptoCommand::Verify { pubkey, msg, sig } => crypto_cmd::verify_one(&pubkey, &msg, &sig),
+        CryptoCommand::VerifyBatch { file, threads } => {
+            crypto_cmd::verify_batch_file(&file, threads.unwrap_or_else(cores))
+        }
+    }
 }

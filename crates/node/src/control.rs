@@ -5,14 +5,15 @@
 //! `{"error": {"code": N, "message": "..."}}`. Methods: `chain_info`, `wallet_coins`
 //! (`{"key": hex}`), `submit_tx` (`{"hex": tx}`), `get_coin` (`{"outpoint": "u<txid>:<vout>"}`),
 //! `mempool` and `stop`. It lets the
-//! command-line tools reach a running node whose store is locked; the JSON-RPC server of
-//! the networked node will dispatch to the same handlers.
+//! command-line tools reach a running node whose store is locked. Methods that the JSON-RPC
+//! server also offers run the same functions ([`crate::rpc::methods`]).
 
 use crate::info::chain_info;
+use crate::rpc;
 use crate::wallet::{wallet_coins, WalletCoin};
 use parking_lot::{Mutex, RwLock};
 use parthenon_chain::{Chainstate, Mempool};
-use parthenon_primitives::{deserialize, OutPoint, Transaction};
+use parthenon_primitives::OutPoint;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -22,19 +23,10 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 /// Longest request line accepted (a 400 kB transaction in hex fits).
 pub const MAX_REQUEST_BYTES: usize = 2 * 1024 * 1024;
 
-/// Error codes of control responses.
-pub mod codes {
-    /// The request is not valid JSON or lacks a method.
-    pub const PARSE_ERROR: i64 = -32700;
-    /// No such method.
-    pub const METHOD_NOT_FOUND: i64 = -32601;
-    /// Parameters missing or malformed.
-    pub const INVALID_PARAMS: i64 = -32602;
-    /// The transaction was rejected.
-    pub const TX_REJECTED: i64 = -26;
-    /// An internal failure (storage).
-    pub const INTERNAL: i64 = -32603;
-}
+/// Error codes of control responses: the JSON-RPC server's.
+pub use crate::rpc::codes;
+/// A failed control method (the JSON-RPC server's error type).
+pub use crate::rpc::MethodError;
 
 /// Shared state the control methods act on.
 #[derive(Clone)]
@@ -47,20 +39,8 @@ pub struct NodeState {
     pub shutdown: Arc<tokio::sync::Notify>,
 }
 
-/// A failed control method.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MethodError {
-    /// Stable error code (see [`codes`]).
-    pub code: i64,
-    /// Human-readable message.
-    pub message: String,
-}
-
 fn err(code: i64, message: impl Into<String>) -> MethodError {
-    MethodError {
-        code,
-        message: message.into(),
-    }
+    MethodError::new(code, message)
 }
 
 /// Runs one control method.
@@ -103,17 +83,7 @@ pub fn dispatch(state: &NodeState, method: &str, params: &Value) -> Result<Value
                     "params.hex (transaction) is required",
                 )
             })?;
-            let bytes =
-                hex::decode(hex_tx).map_err(|e| err(codes::INVALID_PARAMS, format!("hex: {e}")))?;
-            let tx: Transaction = deserialize(&bytes)
-                .map_err(|e| err(codes::INVALID_PARAMS, format!("transaction: {e}")))?;
-            let chain = state.chain.read();
-            let txid = state
-                .mempool
-                .lock()
-                .accept(tx, &chain)
-                .map_err(|e| err(codes::TX_REJECTED, e.to_string()))?;
-            tracing::info!(%txid, "transaction accepted to the mempool");
+            let txid = rpc::methods::submit_raw_transaction(state, hex_tx)?;
             Ok(json!({ "txid": txid.to_hex() }))
         }
         "get_coin" => {
@@ -128,21 +98,16 @@ pub fn dispatch(state: &NodeState, method: &str, params: &Value) -> Result<Value
                 })?;
             let op = OutPoint::parse_key_text(text)
                 .map_err(|e| err(codes::INVALID_PARAMS, e.to_string()))?;
-            let chain = state.chain.read();
-            let coin = chain
-                .coin(&op)
-                .map_err(|e| err(codes::INTERNAL, e.to_string()))?;
-            Ok(coin
-                .map(|c| crate::info::coin_json(&op, &c))
-                .unwrap_or(Value::Null))
+            rpc::methods::txout(&state.chain.read(), &op)
         }
         "mempool" => {
             let m = state.mempool.lock();
-            let txids: Vec<String> = m.txids().iter().map(|t| t.to_hex()).collect();
-            Ok(json!({ "size": m.len(), "bytes": m.bytes(), "txids": txids }))
+            let mut v = rpc::methods::mempool_info(&m);
+            v["txids"] = rpc::methods::raw_mempool(&m);
+            Ok(v)
         }
         "stop" => {
-            state.shutdown.notify_one();
+            rpc::methods::request_stop(state);
             Ok(json!("stopping"))
         }
         other => Err(err(

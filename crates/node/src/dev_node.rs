@@ -5,17 +5,22 @@
 //! SIGTERM or a `stop` request finishes the block in hand, syncs the stores to disk and
 //! returns. Every connected block is logged with its height, hash, transaction count and
 //! the time it took to connect; a block is logged only after its batch is in the store.
+//! Beside the control socket it serves JSON-RPC ([`crate::rpc`], cookie in
+//! `<datadir>/.cookie`) and, when asked, Prometheus metrics ([`crate::metrics`]).
 
 use crate::control::{self, NodeState};
 use crate::datadir::{DataDir, DataDirError};
+use crate::metrics::{MetricsServer, NodeMetrics};
+use crate::rpc::{self, RpcConfig, RpcContext, RpcServer};
 use crate::wallet::{Wallet, WalletError};
 use parking_lot::{Mutex, RwLock};
 use parthenon_chain::clock::{Clock, SystemClock};
 use parthenon_chain::mempool::DEFAULT_MEMPOOL_BYTES;
 use parthenon_chain::miner::{build_template, mine};
 use parthenon_chain::{ChainstateConfig, Mempool, Workers};
-use parthenon_primitives::Network;
+use parthenon_primitives::{BlockHash, Network};
 use parthenon_storage::Durability;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,6 +43,10 @@ pub struct DevNodeConfig {
     /// Before each block, the wallet spends this many of its mature coins back to itself
     /// (exercises transactions, undo data and the mempool on a lone dev node).
     pub self_spend_per_block: usize,
+    /// The JSON-RPC server (listen address, extra credentials, limits).
+    pub rpc: RpcConfig,
+    /// Where to serve Prometheus metrics; `None` turns them off.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Why the dev node stopped with an error.
@@ -60,6 +69,9 @@ pub enum DevNodeError {
     /// A worker pool could not start.
     #[error(transparent)]
     Workers(#[from] parthenon_chain::workers::WorkersError),
+    /// The JSON-RPC server or the metrics endpoint could not start.
+    #[error(transparent)]
+    Server(#[from] rpc::ServerError),
     /// Syncing the stores at shutdown failed.
     #[error("flushing the chainstate at shutdown failed: {0}")]
     Flush(parthenon_chain::ChainError),
@@ -83,6 +95,10 @@ pub async fn run(config: DevNodeConfig) -> Result<(), DevNodeError> {
         open_ms = started.elapsed().as_millis() as u64,
         "chainstate opened"
     );
+    match parthenon_crypto::active_backend(parthenon_crypto::AesMode::Auto) {
+        Ok(aes) => tracing::info!("{aes}"),
+        Err(e) => tracing::warn!(error = %e, "AES-256-GCM configuration"),
+    }
     let wallet = Wallet::load_or_create(&config.datadir.wallet_path(), Network::Dev)?;
     tracing::info!(address = %wallet.address(), "mining to the node's wallet");
 
@@ -91,6 +107,28 @@ pub async fn run(config: DevNodeConfig) -> Result<(), DevNodeError> {
         mempool: Arc::new(Mutex::new(Mempool::new(DEFAULT_MEMPOOL_BYTES))),
         shutdown: Arc::new(tokio::sync::Notify::new()),
     };
+    // ---- JSON-RPC and metrics (begin) ----
+    let metrics = config.metrics_listen.map(|_| Arc::new(NodeMetrics::new()));
+    let dev_miner = DevMiner {
+        state: state.clone(),
+        payout: wallet.public_key(),
+        workers: Workers::new(config.mine_threads)?,
+        stop: Arc::new(AtomicBool::new(false)),
+        extra_nonce: Arc::new(AtomicU64::new(0)),
+        metrics: metrics.clone(),
+    };
+    let rpc_ctx = RpcContext {
+        state: state.clone(),
+        miner: Some(dev_miner.clone()),
+    };
+    let cookie = rpc::cookie_path(&config.datadir);
+    let rpc_server = RpcServer::start(&config.rpc, &cookie, rpc_ctx).await?;
+    let metrics_server = match (config.metrics_listen, &metrics) {
+        (Some(addr), Some(m)) => Some(MetricsServer::start(addr, m.clone(), state.clone()).await?),
+        _ => None,
+    };
+    // ---- JSON-RPC and metrics (end) ----
+
     let socket = config.datadir.control_socket();
     let listener = control::bind(&socket).map_err(|source| DevNodeError::Socket {
         path: socket.clone(),
@@ -98,19 +136,15 @@ pub async fn run(config: DevNodeConfig) -> Result<(), DevNodeError> {
     })?;
     let server = tokio::spawn(control::serve(listener, state.clone()));
 
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = dev_miner.stop.clone();
     let miner = config.mine.then(|| {
-        let workers = Workers::new(config.mine_threads)?;
-        Ok::<_, DevNodeError>(tokio::spawn(mine_loop(
-            state.clone(),
+        tokio::spawn(mine_loop(
+            dev_miner,
             Arc::new(wallet),
-            workers,
             config.block_interval,
             config.self_spend_per_block,
-            stop.clone(),
-        )))
+        ))
     });
-    let miner = miner.transpose()?;
 
     wait_for_shutdown(&state.shutdown).await;
     tracing::info!("shutting down");
@@ -118,6 +152,12 @@ pub async fn run(config: DevNodeConfig) -> Result<(), DevNodeError> {
     if let Some(m) = miner {
         let _ = m.await;
     }
+    // ---- JSON-RPC and metrics (begin) ----
+    rpc_server.shutdown().await;
+    if let Some(m) = metrics_server {
+        m.shutdown().await;
+    }
+    // ---- JSON-RPC and metrics (end) ----
     server.abort();
     let _ = std::fs::remove_file(&socket);
     let chain = state.chain.read();
@@ -144,34 +184,21 @@ async fn wait_for_shutdown(requested: &tokio::sync::Notify) {
     }
 }
 
-async fn mine_loop(
-    state: NodeState,
-    wallet: Arc<Wallet>,
-    workers: Workers,
-    interval: Duration,
-    self_spend: usize,
-    stop: Arc<AtomicBool>,
-) {
-    let extra_nonce = Arc::new(AtomicU64::new(0));
+async fn mine_loop(miner: DevMiner, wallet: Arc<Wallet>, interval: Duration, self_spend: usize) {
     let mut next = tokio::time::Instant::now() + interval;
-    while !stop.load(Ordering::SeqCst) {
+    while !miner.stopping() {
         tokio::time::sleep_until(next).await;
         next += interval;
-        if stop.load(Ordering::SeqCst) {
+        if miner.stopping() {
             break;
         }
-        let (st, w, s, en) = (
-            state.clone(),
-            workers.clone(),
-            stop.clone(),
-            extra_nonce.clone(),
-        );
+        let miner = miner.clone();
         let wallet = wallet.clone();
         let _ = tokio::task::spawn_blocking(move || {
             if self_spend > 0 {
-                spend_to_self(&st, &wallet, self_spend);
+                spend_to_self(&miner.state, &wallet, self_spend);
             }
-            mine_one(&st, wallet.public_key(), &w, &s, &en)
+            miner.mine_one()
         })
         .await;
         if tokio::time::Instant::now() > next {
@@ -223,52 +250,81 @@ fn spend_to_self(state: &NodeState, wallet: &Wallet, n: usize) {
     }
 }
 
-fn mine_one(
-    state: &NodeState,
-    payout: [u8; 32],
-    workers: &Workers,
-    stop: &AtomicBool,
-    extra: &AtomicU64,
-) {
-    let now = SystemClock.now_secs();
-    let template = {
-        let chain = state.chain.read();
-        let mempool = state.mempool.lock();
-        build_template(
-            &chain,
-            &mempool,
-            payout,
-            now,
-            extra.fetch_add(1, Ordering::Relaxed),
-        )
-    };
-    let mut block = template.block;
-    if !mine(&mut block, workers, stop) {
-        return;
+/// Mines blocks on the node's tip paying its wallet: the block-interval loop and the RPC
+/// `generate` method share it.
+#[derive(Clone)]
+pub struct DevMiner {
+    /// The node's state.
+    pub state: NodeState,
+    /// The key the coinbase pays (the node's wallet).
+    pub payout: [u8; 32],
+    /// Threads of the nonce search.
+    pub workers: Workers,
+    /// Set at shutdown: abandons the nonce search in hand.
+    pub stop: Arc<AtomicBool>,
+    /// Put in the coinbase so templates of the same second differ.
+    pub extra_nonce: Arc<AtomicU64>,
+    /// Where block-connect times are observed, when metrics are on.
+    pub metrics: Option<Arc<NodeMetrics>>,
+}
+
+impl DevMiner {
+    /// Whether the node is shutting down.
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
     }
-    let ntx = block.txs.len();
-    let started = Instant::now();
-    let mut chain = state.chain.write();
-    match chain.process_block(block, now) {
-        Ok(outcome) => {
-            let connect_ms = started.elapsed().as_secs_f64() * 1000.0;
-            state
-                .mempool
-                .lock()
-                .apply_chain_update(&outcome.update, &chain);
-            for (b, height) in &outcome.update.connected {
-                tracing::info!(
-                    height,
-                    hash = %b.hash(),
-                    txs = b.txs.len(),
-                    connect_ms = format!("{connect_ms:.2}"),
-                    "block connected"
-                );
+
+    /// Mines one block on the current tip and processes it; its hash if it is now the tip
+    /// (`None` when stopped, or when it lost a race with another block or was rejected).
+    pub fn mine_one(&self) -> Option<BlockHash> {
+        let state = &self.state;
+        let now = SystemClock.now_secs();
+        let template = {
+            let chain = state.chain.read();
+            let mempool = state.mempool.lock();
+            build_template(
+                &chain,
+                &mempool,
+                self.payout,
+                now,
+                self.extra_nonce.fetch_add(1, Ordering::Relaxed),
+            )
+        };
+        let mut block = template.block;
+        if !mine(&mut block, &self.workers, &self.stop) {
+            return None;
+        }
+        let ntx = block.txs.len();
+        let started = Instant::now();
+        let mut chain = state.chain.write();
+        match chain.process_block(block, now) {
+            Ok(outcome) => {
+                let elapsed = started.elapsed();
+                let connect_ms = elapsed.as_secs_f64() * 1000.0;
+                state
+                    .mempool
+                    .lock()
+                    .apply_chain_update(&outcome.update, &chain);
+                for (b, height) in &outcome.update.connected {
+                    tracing::info!(
+                        height,
+                        hash = %b.hash(),
+                        txs = b.txs.len(),
+                        connect_ms = format!("{connect_ms:.2}"),
+                        "block connected"
+                    );
+                }
+                if outcome.update.connected.is_empty() {
+                    tracing::warn!(txs = ntx, "mined block did not extend the chain");
+                } else if let Some(m) = &self.metrics {
+                    m.observe_block_connect(elapsed);
+                }
+                chain.is_active(&outcome.hash).then_some(outcome.hash)
             }
-            if outcome.update.connected.is_empty() {
-                tracing::warn!(txs = ntx, "mined block did not extend the chain");
+            Err(e) => {
+                tracing::error!(error = %e, "mined block rejected");
+                None
             }
         }
-        Err(e) => tracing::error!(error = %e, "mined block rejected"),
     }
 }

@@ -8,13 +8,17 @@
 //!   through which `chain info` and the wallet talk to a running node whose store is locked;
 //! - [`dev_node`]: `parthenon node --dev`, the single-node development network with a
 //!   block every few seconds and a clean shutdown on Ctrl-C / SIGTERM;
-//! - [`bench_chain`]: `parthenon bench chain`, connecting a generated chain on disk.
+//! - [`bench_chain`]: `parthenon bench chain`, connecting a generated chain on disk;
+//! - [`rpc`]: the JSON-RPC 2.0 server over HTTP (cookie authentication) and its client;
+//! - [`metrics`]: the Prometheus `/metrics` endpoint.
 
 pub mod bench_chain;
 pub mod control;
 pub mod datadir;
 pub mod dev_node;
 pub mod info;
+pub mod metrics;
+pub mod rpc;
 pub mod wallet;
 
 pub use datadir::DataDir;

@@ -1,13 +1,19 @@
 //! The minimal dev wallet: one BIP-340 key in `<datadir>/wallet.key`, its coins, and signed
 //! sends of any asset.
 //!
-//! The key file is JSON `{"version":1,"network":"dev","secret_key":"<hex>"}` written with
-//! mode 0600 through a temporary file and a rename. It is not encrypted yet (the encrypted
-//! keystore comes with the hardware-crypto work); keep it on the dev network.
+//! The key file is JSON written with mode 0600 through a temporary file and a rename:
+//! `{"version":1,"network":"dev","public_key":"<hex>","secret_key":"<hex>"}` in the clear, or
+//! after `parthenon wallet encrypt`
+//! `{"version":1,"network":"dev","public_key":"<hex>","encrypted_secret":"<hex>"}`, where the
+//! encrypted secret is a [`parthenon_crypto::keystore`] container (Argon2id + AES-256-GCM,
+//! parameters in an authenticated header). The public key stays readable so that a node can
+//! mine to an encrypted wallet and show its balance without the passphrase; spending needs it.
 //! An address is the 64-hex-digit x-only public key.
 
 use parthenon_chain::Coin;
-use parthenon_crypto::{sign_all_inputs, KeyPair};
+use parthenon_crypto::{
+    decrypt_secret, encrypt_secret, sign_all_inputs, AesMode, KdfParams, KeyPair,
+};
 use parthenon_primitives::{Asset, Network, OutPoint, Transaction, TxIn, TxOut};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -58,18 +64,34 @@ pub enum WalletError {
     /// Zero amount.
     #[error("the amount must be greater than zero")]
     ZeroAmount,
+    /// The wallet is encrypted and was not unlocked.
+    #[error("the wallet is encrypted; give its passphrase to spend")]
+    Locked,
+    /// Encrypting an already encrypted wallet (or decrypting a plain one).
+    #[error("the wallet is already {0}")]
+    AlreadyInState(&'static str),
+    /// The keystore refused (wrong passphrase, corrupt file, bad parameters).
+    #[error(transparent)]
+    Keystore(#[from] parthenon_crypto::KeystoreError),
 }
 
 #[derive(Serialize, Deserialize)]
 struct KeyFile {
     version: u32,
     network: Network,
-    secret_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    public_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secret_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    encrypted_secret: Option<String>,
 }
 
-/// A loaded wallet.
+/// A loaded wallet: its public key always, its secret key once unlocked.
 pub struct Wallet {
-    key: KeyPair,
+    public: [u8; 32],
+    key: Option<KeyPair>,
+    encrypted: Option<Vec<u8>>,
     network: Network,
 }
 
@@ -130,17 +152,111 @@ impl Wallet {
             return Err(WalletError::Exists(path.to_path_buf()));
         }
         let key = KeyPair::generate();
+        let w = Wallet {
+            public: key.public_key().to_bytes(),
+            key: Some(key),
+            encrypted: None,
+            network,
+        };
+        w.save(path)?;
+        Ok(w)
+    }
+
+    /// Writes the key file (mode 0600, atomically).
+    fn save(&self, path: &Path) -> Result<(), WalletError> {
         let file = KeyFile {
             version: KEY_FILE_VERSION,
-            network,
-            secret_key: hex::encode(key.secret_bytes()),
+            network: self.network,
+            public_key: Some(hex::encode(self.public)),
+            secret_key: match (&self.encrypted, &self.key) {
+                (None, Some(k)) => Some(hex::encode(*zeroize::Zeroizing::new(k.secret_bytes()))),
+                _ => None,
+            },
+            encrypted_secret: self.encrypted.as_ref().map(hex::encode),
         };
-        let text = serde_json::to_string_pretty(&file).expect("key file serialises");
+        let text = zeroize::Zeroizing::new(
+            serde_json::to_string_pretty(&file).expect("key file serialises"),
+        );
         write_private_file(path, text.as_bytes()).map_err(|source| WalletError::Io {
             path: path.to_path_buf(),
             source,
+        })
+    }
+
+    /// Whether the secret key is stored encrypted.
+    pub fn is_encrypted(&self) -> bool {
+        self.encrypted.is_some()
+    }
+
+    /// Whether the secret key is available (plain, or encrypted and unlocked).
+    pub fn is_unlocked(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// Decrypts the secret key with `passphrase` for this session (the file is unchanged).
+    pub fn unlock(&mut self, passphrase: &[u8], mode: AesMode) -> Result<(), WalletError> {
+        let Some(blob) = &self.encrypted else {
+            return Ok(());
+        };
+        let secret = decrypt_secret(blob, passphrase, mode)?;
+        let key = KeyPair::from_secret_bytes(&secret).map_err(|e| WalletError::Invalid {
+            path: PathBuf::new(),
+            reason: e.to_string(),
         })?;
-        Ok(Wallet { key, network })
+        if key.public_key().to_bytes() != self.public {
+            return Err(WalletError::Invalid {
+                path: PathBuf::new(),
+                reason: "the decrypted key does not match the stored public key".into(),
+            });
+        }
+        self.key = Some(key);
+        Ok(())
+    }
+
+    /// Encrypts the key file at `path` under `passphrase` (the wallet must be plain).
+    pub fn encrypt(
+        &mut self,
+        path: &Path,
+        passphrase: &[u8],
+        params: KdfParams,
+        mode: AesMode,
+    ) -> Result<(), WalletError> {
+        if self.encrypted.is_some() {
+            return Err(WalletError::AlreadyInState("encrypted"));
+        }
+        let key = self.key.as_ref().ok_or(WalletError::Locked)?;
+        let secret = zeroize::Zeroizing::new(key.secret_bytes());
+        self.encrypted = Some(encrypt_secret(&secret, passphrase, params, mode)?);
+        self.save(path)
+    }
+
+    /// Rewrites the key file at `path` in the clear (the wallet must be unlocked).
+    pub fn decrypt(&mut self, path: &Path) -> Result<(), WalletError> {
+        if self.encrypted.is_none() {
+            return Err(WalletError::AlreadyInState("unencrypted"));
+        }
+        if self.key.is_none() {
+            return Err(WalletError::Locked);
+        }
+        self.encrypted = None;
+        self.save(path)
+    }
+
+    /// Re-encrypts the key file at `path` under `new` (the wallet must be unlocked).
+    pub fn change_passphrase(
+        &mut self,
+        path: &Path,
+        new: &[u8],
+        params: KdfParams,
+        mode: AesMode,
+    ) -> Result<(), WalletError> {
+        if self.encrypted.is_none() {
+            return Err(WalletError::AlreadyInState("unencrypted"));
+        }
+        let key = self.key.as_ref().ok_or(WalletError::Locked)?;
+        let secret = zeroize::Zeroizing::new(key.secret_bytes());
+        self.encrypted = Some(encrypt_secret(&secret, new, params, mode)?);
+        self.save(path)
     }
 
     /// Loads the key file at `path`.
@@ -165,15 +281,53 @@ impl Wallet {
         if file.version != KEY_FILE_VERSION {
             return Err(invalid(format!("unsupported version {}", file.version)));
         }
-        let mut secret = [0u8; 32];
-        hex::decode_to_slice(&file.secret_key, &mut secret)
-            .map_err(|e| invalid(format!("secret_key: {e}")))?;
-        let key = KeyPair::from_secret_bytes(&secret).map_err(|e| invalid(e.to_string()))?;
-        secret.fill(0);
-        Ok(Wallet {
-            key,
-            network: file.network,
-        })
+        let decode32 = |field: &str, v: &str| {
+            let mut out = zeroize::Zeroizing::new([0u8; 32]);
+            hex::decode_to_slice(v, &mut *out).map_err(|e| invalid(format!("{field}: {e}")))?;
+            Ok::<_, WalletError>(out)
+        };
+        let stored_public = file
+            .public_key
+            .as_deref()
+            .map(|p| decode32("public_key", p))
+            .transpose()?;
+        match (file.secret_key, file.encrypted_secret) {
+            (Some(secret_hex), None) => {
+                let secret = decode32("secret_key", &secret_hex)?;
+                let key =
+                    KeyPair::from_secret_bytes(&secret).map_err(|e| invalid(e.to_string()))?;
+                let public = key.public_key().to_bytes();
+                if stored_public.is_some_and(|p| *p != public) {
+                    return Err(invalid("public_key does not match secret_key".into()));
+                }
+                Ok(Wallet {
+                    public,
+                    key: Some(key),
+                    encrypted: None,
+                    network: file.network,
+                })
+            }
+            (None, Some(blob_hex)) => {
+                let public = *stored_public
+                    .ok_or_else(|| invalid("an encrypted wallet needs public_key".into()))?;
+                let blob =
+                    hex::decode(blob_hex).map_err(|e| invalid(format!("encrypted_secret: {e}")))?;
+                if !parthenon_crypto::is_encrypted(&blob) {
+                    return Err(invalid(
+                        "encrypted_secret is not a keystore container".into(),
+                    ));
+                }
+                Ok(Wallet {
+                    public,
+                    key: None,
+                    encrypted: Some(blob),
+                    network: file.network,
+                })
+            }
+            _ => Err(invalid(
+                "exactly one of secret_key and encrypted_secret is required".into(),
+            )),
+        }
     }
 
     /// Loads the wallet at `path`, creating it if it does not exist.
@@ -191,12 +345,17 @@ impl Wallet {
 
     /// The wallet's address (x-only public key, hex).
     pub fn address(&self) -> String {
-        hex::encode(self.key.public_key().to_bytes())
+        hex::encode(self.public)
     }
 
     /// The x-only public key.
     pub fn public_key(&self) -> [u8; 32] {
-        self.key.public_key().to_bytes()
+        self.public
+    }
+
+    /// Signs a 32-byte message with the wallet's key (BIP-340).
+    pub fn sign_message(&self, msg: &[u8; 32]) -> Result<[u8; 64], WalletError> {
+        Ok(self.key.as_ref().ok_or(WalletError::Locked)?.sign(msg).0)
     }
 
     /// Builds and signs a transaction paying `amount` of `asset` to `to`, with `fee` of the
@@ -212,6 +371,7 @@ impl Wallet {
         if amount == 0 {
             return Err(WalletError::ZeroAmount);
         }
+        let key = self.key.as_ref().ok_or(WalletError::Locked)?;
         let needed = amount.saturating_add(fee);
         let mut candidates: Vec<&WalletCoin> = coins
             .iter()
@@ -256,7 +416,7 @@ impl Wallet {
             .map(|c| TxOut::to_key(c.asset, c.amount, self.public_key()))
             .collect();
         let spent_refs: Vec<&TxOut> = spent.iter().collect();
-        let keys: Vec<&KeyPair> = chosen.iter().map(|_| &self.key).collect();
+        let keys: Vec<&KeyPair> = chosen.iter().map(|_| key).collect();
         let mut tx = Transaction {
             version: 1,
             inputs,
@@ -356,6 +516,84 @@ mod tests {
         }
         std::fs::write(&p, "{not json").unwrap();
         assert!(matches!(Wallet::load(&p), Err(WalletError::Invalid { .. })));
+    }
+
+    #[test]
+    fn encrypt_unlock_change_passphrase_and_decrypt() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("wallet.key");
+        let small = KdfParams {
+            m_cost_kib: KdfParams::MIN_M_COST_KIB,
+            t_cost: 1,
+            p_cost: 1,
+        };
+        let mut w = Wallet::create(&p, Network::Dev).unwrap();
+        let address = w.address();
+        w.encrypt(&p, b"first", small, AesMode::Auto).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            !text.contains("secret_key"),
+            "no clear secret after encrypt: {text}"
+        );
+
+        let mut locked = Wallet::load(&p).unwrap();
+        assert!(locked.is_encrypted() && !locked.is_unlocked());
+        assert_eq!(
+            locked.address(),
+            address,
+            "the address is readable without a passphrase"
+        );
+        assert!(matches!(
+            locked.build_send(&[], [1; 32], Asset::Talanton, 1, 0),
+            Err(WalletError::Locked)
+        ));
+        assert!(matches!(
+            locked.unlock(b"wrong", AesMode::Auto),
+            Err(WalletError::Keystore(
+                parthenon_crypto::KeystoreError::WrongPassphraseOrCorrupt
+            ))
+        ));
+        locked.unlock(b"first", AesMode::Software).unwrap();
+        locked
+            .change_passphrase(&p, b"second", small, AesMode::Auto)
+            .unwrap();
+
+        let mut again = Wallet::load(&p).unwrap();
+        assert!(again.unlock(b"first", AesMode::Auto).is_err());
+        again.unlock(b"second", AesMode::Auto).unwrap();
+        again.decrypt(&p).unwrap();
+        let plain = Wallet::load(&p).unwrap();
+        assert!(plain.is_unlocked() && !plain.is_encrypted());
+        assert_eq!(plain.address(), address);
+    }
+
+    #[test]
+    fn a_flipped_byte_in_the_encrypted_secret_never_yields_a_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("wallet.key");
+        let small = KdfParams {
+            m_cost_kib: KdfParams::MIN_M_COST_KIB,
+            t_cost: 1,
+            p_cost: 1,
+        };
+        let mut w = Wallet::create(&p, Network::Dev).unwrap();
+        w.encrypt(&p, b"pw", small, AesMode::Auto).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let blob = hex::decode(v["encrypted_secret"].as_str().unwrap()).unwrap();
+        for i in [10usize, blob.len() / 2, blob.len() - 1] {
+            let mut bad = blob.clone();
+            bad[i] ^= 0x01;
+            let mut v2 = v.clone();
+            v2["encrypted_secret"] = serde_json::json!(hex::encode(&bad));
+            std::fs::write(&p, v2.to_string()).unwrap();
+            let mut loaded = Wallet::load(&p).unwrap();
+            assert!(
+                loaded.unlock(b"pw", AesMode::Auto).is_err(),
+                "byte {i} flipped still unlocked"
+            );
+            assert!(!loaded.is_unlocked());
+        }
     }
 
     #[test]
