@@ -119,7 +119,7 @@ pub(crate) fn bench(json_out: bool, quick: bool) -> Result<ExitCode> {
         Duration::from_secs(1)
     };
     let selection = active_backend(AesMode::Auto)?;
-    let hardware = selection.backend == AeadBackend::AwsLcHardware;
+    let hardware = selection.backend == AeadBackend::Hardware;
     if !json_out {
         eprintln!("{selection}");
         eprintln!("measuring AES-256-GCM…");

@@ -19,7 +19,7 @@
 //! multi-scalar multiplication ([`verify_batch`], [`batch_is_valid`], [`CpuBatchVerifier`]);
 //! its per-item result equals [`verify`] on each item.
 //!
-//! Encryption at rest: [`aead`] (AES-256-GCM on aws-lc hardware or a forced constant-time
+//! Encryption at rest: [`aead`] (AES-256-GCM on ring's hardware code or a forced constant-time
 //! software backend) and [`keystore`] (Argon2id + AES-256-GCM key files).
 //!
 //! Invariants:

@@ -32,7 +32,7 @@ const WYCHEPROOF_SKIPPED: usize = 39;
 fn backends() -> Vec<AeadBackend> {
     let mut b = vec![AeadBackend::Software];
     if cpu_features().hardware_capable() {
-        b.push(AeadBackend::AwsLcHardware);
+        b.push(AeadBackend::Hardware);
     } else {
         eprintln!("CPU lacks AES-NI+PCLMULQDQ: hardware backend not tested");
     }
@@ -339,7 +339,7 @@ fn new_follows_mode() {
     let env_forces =
         std::env::var(AES_MODE_ENV).is_ok_and(|v| v.trim().eq_ignore_ascii_case("software"));
     let expected = if !env_forces && cpu_features().hardware_capable() {
-        AeadBackend::AwsLcHardware
+        AeadBackend::Hardware
     } else {
         AeadBackend::Software
     };

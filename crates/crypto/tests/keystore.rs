@@ -69,7 +69,7 @@ fn files_interoperate_across_backends() {
     let auto = active_backend(AesMode::Auto).unwrap().backend;
     let env_set = std::env::var_os(AES_MODE_ENV).is_some();
     if !env_set && cpu_features().hardware_capable() {
-        assert_eq!(auto, AeadBackend::AwsLcHardware);
+        assert_eq!(auto, AeadBackend::Hardware);
     }
     let modes = [AesMode::Auto, AesMode::Software];
     for writer in modes {

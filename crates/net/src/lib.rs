@@ -20,7 +20,7 @@
 //! - [`transport`]: the one seam the peer layer uses for connections, [`Transport`] (dial a
 //!   [`PeerSpec`], accept on a [`Listener`], get a [`Connection`]), over real TCP
 //!   ([`TcpTransport`]) or turmoil's simulated network (`TurmoilTransport`, feature `sim`);
-//! - [`tls`]: TLS 1.3 (rustls, aws-lc-rs) over any transport, [`TlsTransport`], and the node's
+//! - [`tls`]: TLS 1.3 (rustls, ring) over any transport, [`TlsTransport`], and the node's
 //!   self-signed certificate, [`NodeIdentity`], whose fingerprint peers pin
 //!   (`HOST:PORT#FINGERPRINT`).
 //!

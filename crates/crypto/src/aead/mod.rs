@@ -3,16 +3,15 @@
 //!
 //! # Backends
 //!
-//! - [`AeadBackend::AwsLcHardware`]: AWS-LC through `aws-lc-rs`, the provider rustls uses.
-//!   AWS-LC reads the CPU's features once and runs its fastest assembly for them. In the
-//!   AWS-LC built here (`aws-lc-sys` 0.47) that is its VAES + VPCLMULQDQ code on 512-bit
-//!   registers when the CPU also has AVX-512 (F, BW, DQ, VL), and otherwise its AES-NI +
-//!   PCLMULQDQ code (stitched with AVX where available); it has no VAES code for AVX2-only
-//!   CPUs such as AMD Zen 3, which therefore run the AES-NI code.
-//!   [`CpuFeatures::aws_lc_wide_path`] tells which applies. AES rounds and GHASH
-//!   multiplications are single instructions whose timing does not depend on the data. Chosen by [`AesMode::Auto`] only when the CPU has both AES-NI and PCLMULQDQ:
-//!   AWS-LC has its own fallbacks for other CPUs, but those are not the software code this
-//!   crate tests, so such CPUs get the software backend instead.
+//! - [`AeadBackend::Hardware`]: `ring`, the provider rustls uses here. ring reads the CPU's
+//!   features once and runs its fastest assembly for them (AES-NI + PCLMULQDQ, and on CPUs
+//!   with VAES + VPCLMULQDQ its wider AVX2 code). It was chosen by measurement: on this
+//!   project's machines (AMD EPYC with VAES but no AVX-512) ring sealed about twice as fast as
+//!   aws-lc-rs, whose wide code needs AVX-512 (`crypto/examples/aead_bench.rs`, `parthenon
+//!   bench crypto`). AES rounds and GHASH multiplications are single instructions whose
+//!   timing does not depend on the data. Chosen by [`AesMode::Auto`] only when the CPU has
+//!   both AES-NI and PCLMULQDQ: ring has its own fallbacks for other CPUs, but those are not
+//!   the software code this crate tests, so such CPUs get the software backend instead.
 //! - [`AeadBackend::Software`]: RustCrypto `aes-gcm` 0.10 over RustCrypto's fixsliced AES
 //!   (see the `soft` module for how the software AES is pinned). It never uses AES-NI.
 //!
@@ -53,7 +52,7 @@ use std::ffi::OsStr;
 use std::fmt;
 use std::str::FromStr;
 
-use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 
 pub use bench::{bench_seal, openssl_speed_gbps};
 
@@ -92,17 +91,17 @@ pub enum AeadError {
         value: String,
     },
     /// The hardware backend was requested explicitly, but the CPU lacks AES-NI or PCLMULQDQ.
-    #[error("the aws-lc hardware backend needs AES-NI and PCLMULQDQ, which this CPU lacks")]
+    #[error("the ring hardware backend needs AES-NI and PCLMULQDQ, which this CPU lacks")]
     HardwareUnavailable,
-    /// aws-lc refused to set up the key (not expected for a 32-byte key).
-    #[error("aws-lc could not set up the AES-256-GCM key")]
+    /// ring refused to set up the key (not expected for a 32-byte key).
+    #[error("ring could not set up the AES-256-GCM key")]
     KeySetup,
 }
 
 /// Configured AES-GCM mode: `crypto.aes = "auto" | "software"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum AesMode {
-    /// Hardware (aws-lc) when the CPU has AES-NI and PCLMULQDQ, otherwise software.
+    /// Hardware (ring) when the CPU has AES-NI and PCLMULQDQ, otherwise software.
     #[default]
     Auto,
     /// Always the constant-time software backend.
@@ -153,7 +152,7 @@ impl fmt::Display for AesMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AeadBackend {
     /// AWS-LC's assembly: AES-NI + PCLMULQDQ, or VAES + VPCLMULQDQ with AVX-512.
-    AwsLcHardware,
+    Hardware,
     /// RustCrypto `aes-gcm` over the fixsliced constant-time AES.
     Software,
 }
@@ -161,7 +160,7 @@ pub enum AeadBackend {
 impl fmt::Display for AeadBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            AeadBackend::AwsLcHardware => "aws-lc",
+            AeadBackend::Hardware => "ring",
             AeadBackend::Software => "software",
         })
     }
@@ -195,19 +194,6 @@ impl CpuFeatures {
     #[must_use]
     pub fn hardware_capable(&self) -> bool {
         self.aes_ni && self.pclmulqdq
-    }
-
-    /// Whether AWS-LC (as built here) runs its wide VAES + VPCLMULQDQ AVX-512 GCM code rather
-    /// than its AES-NI + PCLMULQDQ code: the same test AWS-LC makes.
-    #[must_use]
-    pub fn aws_lc_wide_path(&self) -> bool {
-        self.hardware_capable()
-            && self.vaes
-            && self.vpclmulqdq
-            && self.avx512f
-            && self.avx512bw
-            && self.avx512dq
-            && self.avx512vl
     }
 }
 
@@ -277,7 +263,7 @@ pub enum SelectionReason {
 }
 
 /// The chosen backend, why, and the CPU features seen. `Display` is the startup log line,
-/// e.g. `AES-256-GCM: aws-lc, AES-NI+PCLMULQDQ code (CPU: AES-NI+PCLMULQDQ+VAES+VPCLMULQDQ+AVX2)`
+/// e.g. `AES-256-GCM: ring (CPU: AES-NI+PCLMULQDQ+VAES+VPCLMULQDQ+AVX2)`
 /// or `AES-256-GCM: software (constant-time fixsliced AES, GHASH with PCLMULQDQ; forced by
 /// PARTHENON_AES)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,14 +279,7 @@ pub struct BackendSelection {
 impl fmt::Display for BackendSelection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.backend {
-            AeadBackend::AwsLcHardware => {
-                let code = if self.cpu.aws_lc_wide_path() {
-                    "VAES+VPCLMULQDQ AVX-512 code"
-                } else {
-                    "AES-NI+PCLMULQDQ code"
-                };
-                write!(f, "AES-256-GCM: aws-lc, {code} (CPU: {})", self.cpu)
-            }
+            AeadBackend::Hardware => write!(f, "AES-256-GCM: ring (CPU: {})", self.cpu),
             AeadBackend::Software => {
                 let ghash = if self.cpu.pclmulqdq {
                     "GHASH with PCLMULQDQ"
@@ -352,10 +331,7 @@ fn select_backend(
     } else if mode == AesMode::Software {
         (AeadBackend::Software, SelectionReason::ForcedByConfig)
     } else if cpu.hardware_capable() {
-        (
-            AeadBackend::AwsLcHardware,
-            SelectionReason::HardwareAvailable,
-        )
+        (AeadBackend::Hardware, SelectionReason::HardwareAvailable)
     } else {
         (AeadBackend::Software, SelectionReason::CpuLacksAesFeatures)
     };
@@ -367,7 +343,7 @@ fn select_backend(
 }
 
 enum Engine {
-    Hardware(LessSafeKey),
+    Hardware(Box<LessSafeKey>),
     Software(Box<soft::SoftAes256Gcm>),
 }
 
@@ -390,7 +366,7 @@ impl Aes256Gcm {
     ///
     /// # Errors
     /// [`AeadError::InvalidMode`] for a bad [`AES_MODE_ENV`] value; [`AeadError::KeySetup`] if
-    /// aws-lc fails.
+    /// ring fails.
     pub fn new(key: &[u8; KEY_LEN], mode: AesMode) -> Result<Self, AeadError> {
         let selection = active_backend(mode)?;
         Self::build(key, selection)
@@ -401,10 +377,10 @@ impl Aes256Gcm {
     ///
     /// # Errors
     /// [`AeadError::HardwareUnavailable`] if `backend` is the hardware one and the CPU lacks
-    /// AES-NI or PCLMULQDQ; [`AeadError::KeySetup`] if aws-lc fails.
+    /// AES-NI or PCLMULQDQ; [`AeadError::KeySetup`] if ring fails.
     pub fn with_backend(key: &[u8; KEY_LEN], backend: AeadBackend) -> Result<Self, AeadError> {
         let cpu = cpu_features();
-        if backend == AeadBackend::AwsLcHardware && !cpu.hardware_capable() {
+        if backend == AeadBackend::Hardware && !cpu.hardware_capable() {
             return Err(AeadError::HardwareUnavailable);
         }
         Self::build(
@@ -419,10 +395,10 @@ impl Aes256Gcm {
 
     fn build(key: &[u8; KEY_LEN], selection: BackendSelection) -> Result<Self, AeadError> {
         let engine = match selection.backend {
-            AeadBackend::AwsLcHardware => {
+            AeadBackend::Hardware => {
                 let unbound =
                     UnboundKey::new(&AES_256_GCM, key).map_err(|_| AeadError::KeySetup)?;
-                Engine::Hardware(LessSafeKey::new(unbound))
+                Engine::Hardware(Box::new(LessSafeKey::new(unbound)))
             }
             AeadBackend::Software => Engine::Software(Box::new(soft::SoftAes256Gcm::new(key))),
         };
@@ -535,13 +511,6 @@ mod tests {
         avx512vl: false,
         avx2: true,
     };
-    const AVX512: CpuFeatures = CpuFeatures {
-        avx512f: true,
-        avx512bw: true,
-        avx512dq: true,
-        avx512vl: true,
-        ..ALL
-    };
     const NO_AES: CpuFeatures = CpuFeatures {
         aes_ni: false,
         pclmulqdq: true,
@@ -561,25 +530,12 @@ mod tests {
     #[test]
     fn selection_rule() {
         let s = pick(AesMode::Auto, None, ALL);
-        assert_eq!(s.backend, AeadBackend::AwsLcHardware);
+        assert_eq!(s.backend, AeadBackend::Hardware);
         assert_eq!(s.reason, SelectionReason::HardwareAvailable);
         assert_eq!(
             s.to_string(),
-            "AES-256-GCM: aws-lc, AES-NI+PCLMULQDQ code \
-             (CPU: AES-NI+PCLMULQDQ+VAES+VPCLMULQDQ+AVX2)"
+            "AES-256-GCM: ring (CPU: AES-NI+PCLMULQDQ+VAES+VPCLMULQDQ+AVX2)"
         );
-        assert_eq!(
-            pick(AesMode::Auto, None, AVX512).to_string(),
-            "AES-256-GCM: aws-lc, VAES+VPCLMULQDQ AVX-512 code \
-             (CPU: AES-NI+PCLMULQDQ+VAES+VPCLMULQDQ+AVX-512F+AVX2)"
-        );
-        assert!(!ALL.aws_lc_wide_path());
-        assert!(AVX512.aws_lc_wide_path());
-        assert!(!CpuFeatures {
-            avx512vl: false,
-            ..AVX512
-        }
-        .aws_lc_wide_path());
 
         let s = pick(AesMode::Auto, None, NO_AES);
         assert_eq!(s.backend, AeadBackend::Software);
@@ -610,7 +566,7 @@ mod tests {
         // `auto` and empty leave the configuration in charge.
         assert_eq!(
             pick(AesMode::Auto, Some("auto"), ALL).backend,
-            AeadBackend::AwsLcHardware
+            AeadBackend::Hardware
         );
         assert_eq!(
             pick(AesMode::Software, Some("auto"), ALL).reason,
@@ -618,7 +574,7 @@ mod tests {
         );
         assert_eq!(
             pick(AesMode::Auto, Some(""), ALL).backend,
-            AeadBackend::AwsLcHardware
+            AeadBackend::Hardware
         );
     }
 
@@ -661,7 +617,7 @@ mod tests {
         let nonce = [9u8; NONCE_LEN];
         let mut backends = vec![AeadBackend::Software];
         if cpu_features().hardware_capable() {
-            backends.push(AeadBackend::AwsLcHardware);
+            backends.push(AeadBackend::Hardware);
         }
         for backend in backends {
             let gcm = Aes256Gcm::with_backend(&key, backend).unwrap();
@@ -695,9 +651,9 @@ mod tests {
 
     #[test]
     fn hardware_request_follows_cpu() {
-        let r = Aes256Gcm::with_backend(&[1; KEY_LEN], AeadBackend::AwsLcHardware);
+        let r = Aes256Gcm::with_backend(&[1; KEY_LEN], AeadBackend::Hardware);
         if cpu_features().hardware_capable() {
-            assert_eq!(r.unwrap().backend(), AeadBackend::AwsLcHardware);
+            assert_eq!(r.unwrap().backend(), AeadBackend::Hardware);
         } else {
             assert_eq!(r.unwrap_err(), AeadError::HardwareUnavailable);
         }

@@ -275,7 +275,7 @@ fn load(cert_path: &Path, key_path: &Path) -> Result<NodeIdentity, IdentityError
 
     let certified = CertifiedKey::new(vec![cert_der], signing_key);
     match certified.keys_match() {
-        // aws-lc-rs keys always expose their public key, so `Unknown` does not occur; if it
+        // ring keys always expose their public key, so `Unknown` does not occur; if it
         // did, the TLS handshake signature would still expose a mismatch to every peer.
         Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
         Err(rustls::Error::InconsistentKeys(_)) => {
@@ -289,7 +289,7 @@ fn load(cert_path: &Path, key_path: &Path) -> Result<NodeIdentity, IdentityError
     Ok(NodeIdentity::from_certified(certified))
 }
 
-/// A new P-256 key (aws-lc-rs).
+/// A new P-256 key (ring).
 fn new_key() -> Result<KeyPair, IdentityError> {
     KeyPair::generate().map_err(|source| IdentityError::Generate {
         source: Box::new(source),

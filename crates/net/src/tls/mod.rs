@@ -1,4 +1,4 @@
-//! TLS 1.3 on peer connections (rustls, aws-lc-rs provider).
+//! TLS 1.3 on peer connections (rustls, ring provider).
 //!
 //! - [`NodeIdentity`]: the node's self-signed certificate and key, made on first start under
 //!   `<datadir>/tls/` ([`load_or_generate`]); its [`fingerprint_hex`](NodeIdentity::fingerprint_hex)
@@ -27,8 +27,8 @@ pub use verifier::PinMismatch;
 use rustls::crypto::CryptoProvider;
 use std::sync::Arc;
 
-/// The crypto provider of every TLS connection: aws-lc-rs (the provider the crypto crate's
+/// The crypto provider of every TLS connection: ring (the provider the crypto crate's
 /// AES-GCM uses too).
 pub fn crypto_provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    Arc::new(rustls::crypto::ring::default_provider())
 }

@@ -35,7 +35,7 @@ const SERVER_NAME: &str = "parthenon-node";
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
     /// rustls refused the configuration (the provider lacks TLS 1.3 suites).
-    #[error("cannot configure TLS 1.3 with the aws-lc-rs provider: {source}")]
+    #[error("cannot configure TLS 1.3 with the ring provider: {source}")]
     Config {
         /// What rustls said.
         #[source]

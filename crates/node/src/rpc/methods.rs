@@ -484,7 +484,7 @@ fn network_info() -> Result<Value, MethodError> {
         "networkactive": false,
         "aes_gcm": {
             "path": aes.to_string(),
-            "hardware": aes.backend == parthenon_crypto::AeadBackend::AwsLcHardware,
+            "hardware": aes.backend == parthenon_crypto::AeadBackend::Hardware,
             "cpu_features": aes.cpu.to_string(),
         },
     }))
