@@ -224,6 +224,17 @@ impl Wallet {
         if self.encrypted.is_some() {
             return Err(WalletError::AlreadyInState("encrypted"));
         }
+        self.seal(path, passphrase, params, mode)
+    }
+
+    /// Stores the unlocked secret encrypted under `passphrase` and writes the file.
+    fn seal(
+        &mut self,
+        path: &Path,
+        passphrase: &[u8],
+        params: KdfParams,
+        mode: AesMode,
+    ) -> Result<(), WalletError> {
         let key = self.key.as_ref().ok_or(WalletError::Locked)?;
         let secret = zeroize::Zeroizing::new(key.secret_bytes());
         self.encrypted = Some(encrypt_secret(&secret, passphrase, params, mode)?);
@@ -253,10 +264,7 @@ impl Wallet {
         if self.encrypted.is_none() {
             return Err(WalletError::AlreadyInState("unencrypted"));
         }
-        let key = self.key.as_ref().ok_or(WalletError::Locked)?;
-        let secret = zeroize::Zeroizing::new(key.secret_bytes());
-        self.encrypted = Some(encrypt_secret(&secret, new, params, mode)?);
-        self.save(path)
+        self.seal(path, new, params, mode)
     }
 
     /// Loads the key file at `path`.
