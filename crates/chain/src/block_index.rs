@@ -91,7 +91,7 @@ impl IndexEntry {
         let status = BlockStatus::from_byte(r.u8()?)?;
         let location = match r.u8()? {
             0 => None,
-            _ => {
+            1 => {
                 let raw: [u8; 16] = r.array()?;
                 Some(
                     BlockLocation::from_bytes(&raw).map_err(|_| DecodeError::LengthTooLarge {
@@ -100,6 +100,13 @@ impl IndexEntry {
                         max: 16,
                     })?,
                 )
+            }
+            other => {
+                return Err(DecodeError::LengthTooLarge {
+                    what: "block location flag",
+                    len: other as u64,
+                    max: 1,
+                })
             }
         };
         if r.remaining() != 0 {
