@@ -99,7 +99,7 @@ pub fn checksum(payload: &[u8]) -> [u8; 4] {
     [h.0[0], h.0[1], h.0[2], h.0[3]]
 }
 
-/// Fills in the header of `out`, which holds [`HEADER_LEN`] placeholder bytes followed by the
+/// Fills in the header of `out`, which holds [`HEADER_LEN`] reserved (zeroed) bytes followed by the
 /// payload. A payload too long for the u32 length field gets length `u32::MAX`, which every
 /// decoder rejects as oversized rather than misreading a wrapped length.
 fn seal(out: &mut [u8], magic: [u8; 4], command: &str) {
