@@ -109,7 +109,7 @@ pub(crate) fn parse_msg(msg: &str) -> Result<[u8; 32]> {
 }
 
 /// `parthenon bench crypto [--json]`.
-pub(crate) fn bench(json_out: bool, quick: bool) -> Result<ExitCode> {
+pub(crate) fn bench(json_out: bool, quick: bool, mode: AesMode) -> Result<ExitCode> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -118,14 +118,14 @@ pub(crate) fn bench(json_out: bool, quick: bool) -> Result<ExitCode> {
     } else {
         Duration::from_secs(1)
     };
-    let selection = active_backend(AesMode::Auto)?;
+    let selection = active_backend(mode)?;
     let hardware = selection.backend == AeadBackend::Hardware;
     if !json_out {
         eprintln!("{selection}");
         eprintln!("measuring AES-256-GCM…");
     }
-    let gbps_16k = bench_seal(AesMode::Auto, 16 * 1024, dur)?;
-    let gbps_1m = bench_seal(AesMode::Auto, 1024 * 1024, dur)?;
+    let gbps_16k = bench_seal(mode, 16 * 1024, dur)?;
+    let gbps_1m = bench_seal(mode, 1024 * 1024, dur)?;
     let soft_16k = bench_seal(AesMode::Software, 16 * 1024, dur)?;
     let soft_1m = bench_seal(AesMode::Software, 1024 * 1024, dur)?;
     let openssl_16k = if quick {

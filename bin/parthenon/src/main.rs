@@ -26,8 +26,47 @@ use std::time::Duration;
 #[derive(Parser)]
 #[command(name = "parthenon", version, about = "ParthenonChain full node")]
 struct Cli {
+    /// AES-256-GCM path (the `crypto.aes` setting): auto (hardware when the CPU has AES-NI and
+    /// PCLMULQDQ) or software (constant-time). PARTHENON_AES=software also forces software.
+    #[arg(long, global = true)]
+    aes: Option<AesMode>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The `--config` TOML file. Unknown keys are errors, so a misspelt setting is not ignored.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    crypto: CryptoSection,
+}
+
+/// `[crypto]` of the configuration file.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CryptoSection {
+    /// `crypto.aes = "auto" | "software"`.
+    aes: Option<String>,
+}
+
+fn load_config(path: &std::path::Path) -> Result<ConfigFile> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading configuration file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("configuration file {}", path.display()))
+}
+
+/// `crypto.aes`: the flag wins over the configuration file, which wins over the default.
+fn aes_mode(flag: Option<AesMode>, file: &ConfigFile) -> Result<AesMode> {
+    if let Some(m) = flag {
+        return Ok(m);
+    }
+    match &file.crypto.aes {
+        Some(v) => v
+            .parse()
+            .with_context(|| format!("crypto.aes = {v:?} in the configuration file")),
+        None => Ok(AesMode::Auto),
+    }
 }
 
 #[derive(Subcommand)]
@@ -137,6 +176,9 @@ struct NodeArgs {
     /// Run the local development network (easiest target, mines on an interval).
     #[arg(long)]
     dev: bool,
+    /// TOML configuration file (today: `[crypto] aes = "auto" | "software"`).
+    #[arg(long, env = "PARTHENON_CONFIG")]
+    config: Option<PathBuf>,
     /// Data directory (default ./parthenon-data/dev).
     #[arg(long, env = "PARTHENON_DATADIR")]
     datadir: Option<PathBuf>,
@@ -308,10 +350,27 @@ fn main() -> ExitCode {
     }
 }
 
+/// The `--aes` flag, set once at start (the binary's edge; libraries take the mode as an
+/// argument).
+static AES_FLAG: std::sync::OnceLock<Option<AesMode>> = std::sync::OnceLock::new();
+
+/// The `--aes` flag, if given.
+fn cli_flag_aes() -> Option<AesMode> {
+    AES_FLAG.get().copied().flatten()
+}
+
+/// The AES mode for commands without a configuration file: the flag, else auto.
+fn cli_aes() -> AesMode {
+    cli_flag_aes().unwrap_or_default()
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
+    let _ = AES_FLAG.set(cli.aes);
     match cli.command {
         Command::Crypto(c) => crypto(c),
-        Command::Bench(BenchCommand::Crypto { json, quick }) => crypto_cmd::bench(json, quick),
+        Command::Bench(BenchCommand::Crypto { json, quick }) => {
+            crypto_cmd::bench(json, quick, cli_aes())
+        }
         Command::Node(a) => node(a),
         Command::Chain(ChainCommand::Info(dd)) => {
             let info = query_or_open(&dd, "chain_info", |chain| Ok(chain_info(chain)))?;
@@ -401,6 +460,11 @@ fn rpc_call(a: RpcArgs) -> Result<ExitCode> {
 }
 
 fn node(a: NodeArgs) -> Result<ExitCode> {
+    let file = match &a.config {
+        Some(p) => load_config(p)?,
+        None => ConfigFile::default(),
+    };
+    let aes = aes_mode(cli_flag_aes(), &file)?;
     if !a.dev {
         bail!(
             "only the local dev network can run yet: start it with `parthenon node --dev` \
@@ -436,6 +500,7 @@ fn node(a: NodeArgs) -> Result<ExitCode> {
             .as_deref()
             .map(|v| listen_addr("--metrics", v))
             .transpose()?,
+        aes,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -565,7 +630,7 @@ fn wallet(cmd: WalletCommand) -> Result<ExitCode> {
                 "New wallet passphrase: ",
                 true,
             )?;
-            w.encrypt(&path, p.as_bytes(), KdfParams::default(), AesMode::Auto)?;
+            w.encrypt(&path, p.as_bytes(), KdfParams::default(), cli_aes())?;
             println!("encrypted {}", path.display());
         }
         WalletCommand::Decrypt { dd, pass } => {
@@ -598,7 +663,7 @@ fn wallet(cmd: WalletCommand) -> Result<ExitCode> {
                 "New wallet passphrase: ",
                 true,
             )?;
-            w.change_passphrase(&path, new.as_bytes(), KdfParams::default(), AesMode::Auto)?;
+            w.change_passphrase(&path, new.as_bytes(), KdfParams::default(), cli_aes())?;
             println!("changed the passphrase of {}", path.display());
         }
         WalletCommand::Send(s) => {
@@ -698,7 +763,7 @@ fn unlock(w: &mut Wallet, pass: &PassphraseArgs) -> Result<()> {
             "Wallet passphrase: ",
             false,
         )?;
-        w.unlock(p.as_bytes(), AesMode::Auto)?;
+        w.unlock(p.as_bytes(), cli_aes())?;
     }
     Ok(())
 }
@@ -724,5 +789,24 @@ fn crypto(cmd: CryptoCommand) -> Result<ExitCode> {
         CryptoCommand::VerifyBatch { file, threads } => {
             crypto_cmd::verify_batch_file(&file, threads.unwrap_or_else(cores))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crypto_aes_precedence_is_flag_then_file_then_auto() {
+        let file: ConfigFile = toml::from_str("[crypto]\naes = \"software\"\n").unwrap();
+        assert_eq!(aes_mode(None, &file).unwrap(), AesMode::Software);
+        assert_eq!(aes_mode(Some(AesMode::Auto), &file).unwrap(), AesMode::Auto);
+        assert_eq!(
+            aes_mode(None, &ConfigFile::default()).unwrap(),
+            AesMode::Auto
+        );
+        let bad: ConfigFile = toml::from_str("[crypto]\naes = \"fast\"\n").unwrap();
+        assert!(aes_mode(None, &bad).is_err());
+        assert!(toml::from_str::<ConfigFile>("[crypt]\naes = \"auto\"\n").is_err());
     }
 }

@@ -47,6 +47,9 @@ pub struct DevNodeConfig {
     pub rpc: RpcConfig,
     /// Where to serve Prometheus metrics; `None` turns them off.
     pub metrics_listen: Option<SocketAddr>,
+    /// The configured AES-256-GCM mode (`crypto.aes`; `PARTHENON_AES=software` still forces
+    /// the software path).
+    pub aes: parthenon_crypto::AesMode,
 }
 
 /// Why the dev node stopped with an error.
@@ -95,7 +98,7 @@ pub async fn run(config: DevNodeConfig) -> Result<(), DevNodeError> {
         open_ms = started.elapsed().as_millis() as u64,
         "chainstate opened"
     );
-    match parthenon_crypto::active_backend(parthenon_crypto::AesMode::Auto) {
+    match parthenon_crypto::active_backend(config.aes) {
         Ok(aes) => tracing::info!("{aes}"),
         Err(e) => tracing::warn!(error = %e, "AES-256-GCM configuration"),
     }
@@ -120,6 +123,7 @@ pub async fn run(config: DevNodeConfig) -> Result<(), DevNodeError> {
     let rpc_ctx = RpcContext {
         state: state.clone(),
         miner: Some(dev_miner.clone()),
+        aes: config.aes,
     };
     let cookie = rpc::cookie_path(&config.datadir);
     let rpc_server = RpcServer::start(&config.rpc, &cookie, rpc_ctx).await?;

@@ -92,6 +92,7 @@ async fn the_cookie_is_private_fresh_and_removed_at_shutdown() {
     let ctx = RpcContext {
         state: node.state.clone(),
         miner: None,
+        aes: parthenon_crypto::AesMode::Auto,
     };
     let err = RpcServer::start(&RpcConfig::new(addr), &path, ctx.clone())
         .await

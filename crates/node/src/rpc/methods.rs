@@ -86,6 +86,8 @@ pub struct RpcContext {
     pub state: NodeState,
     /// Mines blocks for `generate`; `None` (no dev miner) leaves the method out.
     pub miner: Option<DevMiner>,
+    /// The configured AES-256-GCM mode (`crypto.aes`), reported by `getnetworkinfo`.
+    pub aes: parthenon_crypto::AesMode,
 }
 
 /// Runs `method` with `params` (an array, an object, or null for none).
@@ -174,7 +176,7 @@ pub fn call(ctx: &RpcContext, method: &str, params: &Value) -> Result<Value, Met
         }
         "getnetworkinfo" => {
             Params::new(params, &[])?;
-            network_info()
+            network_info(ctx.aes)
         }
         "stop" => {
             Params::new(params, &[])?;
@@ -475,14 +477,15 @@ fn generate(miner: &DevMiner, n: u64) -> Result<Value, MethodError> {
 
 /// `getnetworkinfo`: the software version and the AES-256-GCM path in use. This node has no
 /// peer-to-peer connections yet, which `networkactive: false` says rather than a count.
-fn network_info() -> Result<Value, MethodError> {
-    let aes = parthenon_crypto::active_backend(parthenon_crypto::AesMode::Auto)
+fn network_info(mode: parthenon_crypto::AesMode) -> Result<Value, MethodError> {
+    let aes = parthenon_crypto::active_backend(mode)
         .map_err(|e| MethodError::new(codes::INTERNAL, e.to_string()))?;
     Ok(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "subversion": format!("/parthenon:{}/", env!("CARGO_PKG_VERSION")),
         "networkactive": false,
         "aes_gcm": {
+            "configured": mode.as_str(),
             "path": aes.to_string(),
             "hardware": aes.backend == parthenon_crypto::AeadBackend::Hardware,
             "cpu_features": aes.cpu.to_string(),

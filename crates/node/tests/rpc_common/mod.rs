@@ -93,6 +93,7 @@ impl TestNode {
         let ctx = RpcContext {
             state: state.clone(),
             miner: with_miner.then(|| miner.clone()),
+            aes: parthenon_crypto::AesMode::Auto,
         };
         let server = RpcServer::start(&rpc, &cookie_path(&datadir), ctx)
             .await
