@@ -6,7 +6,7 @@ use crate::workers::Workers;
 use parthenon_primitives::block::{merkle_root, MAX_BLOCK_SIZE};
 use parthenon_primitives::pow::{hash_to_uint, target_from_compact};
 use parthenon_primitives::{
-    Asset, AssetAmounts, Block, BlockHeader, OutPoint, Transaction, TxIn, TxOut,
+    Asset, AssetAmounts, Block, BlockHeader, ChainParams, OutPoint, Transaction, TxIn, TxOut,
 };
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -40,21 +40,7 @@ pub fn build_template(
     let (txs, fees) = mempool.select_for_block(MAX_BLOCK_SIZE - COINBASE_RESERVE);
     let mut data = extra_nonce.to_le_bytes().to_vec();
     data.extend_from_slice(COINBASE_TAG);
-    let outputs = Asset::ALL
-        .into_iter()
-        .map(|a| TxOut::to_key(a, params.subsidy(ctx.height, a) + fees.get(a), payout))
-        .filter(|o| o.amount > 0)
-        .collect();
-    let coinbase = Transaction {
-        version: 1,
-        inputs: vec![TxIn {
-            prevout: OutPoint::NULL,
-            signature: data,
-            sequence: u32::MAX,
-        }],
-        outputs,
-        lock_time: ctx.height,
-    };
+    let coinbase = coinbase_transaction(params, ctx.height, payout, &fees, data);
     let mut all = vec![coinbase];
     all.extend(txs.iter().map(|t| (**t).clone()));
     let time = (now_secs.min(u32::MAX as u64) as u32).max(ctx.median_time_past + 1);
@@ -70,6 +56,33 @@ pub fn build_template(
         block: Block { header, txs: all },
         height: ctx.height,
         fees,
+    }
+}
+
+/// The coinbase of a block at `height`: the null input carrying `data` (extra nonce, tag),
+/// one output per asset paying subsidy plus `fees` to `payout` (zero amounts left out), and
+/// `lock_time = height` as consensus requires.
+pub fn coinbase_transaction(
+    params: &ChainParams,
+    height: u32,
+    payout: [u8; 32],
+    fees: &AssetAmounts,
+    data: Vec<u8>,
+) -> Transaction {
+    let outputs = Asset::ALL
+        .into_iter()
+        .map(|a| TxOut::to_key(a, params.subsidy(height, a) + fees.get(a), payout))
+        .filter(|o| o.amount > 0)
+        .collect();
+    Transaction {
+        version: 1,
+        inputs: vec![TxIn {
+            prevout: OutPoint::NULL,
+            signature: data,
+            sequence: u32::MAX,
+        }],
+        outputs,
+        lock_time: height,
     }
 }
 
@@ -107,11 +120,4 @@ pub fn mine(block: &mut Block, workers: &Workers, stop: &AtomicBool) -> bool {
     } else {
         false
     }
-}
-
-/// Estimated hashes needed for `bits` (for progress logs): `2^256 / (target + 1)`.
-pub fn expected_hashes(bits: u32) -> f64 {
-    parthenon_primitives::ChainWork::from_bits(bits)
-        .map(|w| f64::from(w.0))
-        .unwrap_or(f64::INFINITY)
 }

@@ -9,12 +9,12 @@
 //! which the signature-checked rate is read.
 
 use crate::datadir::{DataDir, DataDirError};
-use parthenon_chain::miner::mine;
+use parthenon_chain::miner::{coinbase_transaction, mine};
 use parthenon_chain::{ChainError, ChainstateConfig, Workers};
 use parthenon_crypto::{sign_all_inputs, KeyPair};
 use parthenon_primitives::block::merkle_root;
 use parthenon_primitives::{
-    Asset, Block, BlockHash, BlockHeader, Network, OutPoint, Transaction, TxIn, TxOut,
+    Asset, AssetAmounts, Block, BlockHash, BlockHeader, Network, OutPoint, Transaction, TxIn, TxOut,
 };
 use parthenon_storage::Durability;
 use rayon::prelude::*;
@@ -95,26 +95,16 @@ struct Generated {
     timed: Vec<Block>,
 }
 
-fn coinbase(height: u32, payout: [u8; 32]) -> Transaction {
-    let params = Network::Dev.params();
-    Transaction {
-        version: 1,
-        inputs: vec![TxIn {
-            prevout: OutPoint::NULL,
-            signature: b"bench".to_vec(),
-            sequence: u32::MAX,
-        }],
-        outputs: Asset::ALL
-            .into_iter()
-            .map(|a| TxOut::to_key(a, params.subsidy(height, a), payout))
-            .collect(),
-        lock_time: height,
-    }
-}
-
 fn make_block(prev: BlockHash, height: u32, mut txs: Vec<Transaction>, payout: [u8; 32]) -> Block {
     let params = Network::Dev.params();
-    txs.insert(0, coinbase(height, payout));
+    let coinbase = coinbase_transaction(
+        params,
+        height,
+        payout,
+        &AssetAmounts::default(),
+        b"bench".to_vec(),
+    );
+    txs.insert(0, coinbase);
     let header = BlockHeader {
         version: 1,
         prev_hash: prev,

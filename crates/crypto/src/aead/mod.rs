@@ -5,10 +5,11 @@
 //!
 //! - [`AeadBackend::Hardware`]: `ring`, the provider rustls uses here. ring reads the CPU's
 //!   features once and runs its fastest assembly for them (AES-NI + PCLMULQDQ, and on CPUs
-//!   with VAES + VPCLMULQDQ its wider AVX2 code). It was chosen by measurement: on this
-//!   project's machines (AMD EPYC with VAES but no AVX-512) ring sealed about twice as fast as
-//!   aws-lc-rs, whose wide code needs AVX-512 (`crypto/examples/aead_bench.rs`, `parthenon
-//!   bench crypto`). AES rounds and GHASH multiplications are single instructions whose
+//!   with VAES + VPCLMULQDQ its wider AVX2 code). It was chosen over aws-lc-rs by a one-off
+//!   comparison on this project's machines (AMD EPYC with VAES but no AVX-512, where
+//!   aws-lc-rs's wide code, which needs AVX-512, does not run); aws-lc-rs is no longer a
+//!   dependency, so `parthenon bench crypto` and `crypto/examples/aead_bench.rs` measure ring
+//!   against `openssl speed` and the software path. AES rounds and GHASH multiplications are single instructions whose
 //!   timing does not depend on the data. Chosen by [`AesMode::Auto`] only when the CPU has
 //!   both AES-NI and PCLMULQDQ: ring has its own fallbacks for other CPUs, but those are not
 //!   the software code this crate tests, so such CPUs get the software backend instead.

@@ -61,9 +61,9 @@ fn challenge_prefix() -> &'static Sha256 {
 /// a square.
 ///
 /// Decompression is delegated to libsecp256k1 (parsing the compressed encoding `02 || x`,
-/// which is exactly `lift_x`), whose field square root measured about 1.5x faster than
-/// `k256`'s on x86-64; with two lifts per signature this is the largest single cost of batch
-/// verification.
+/// which is exactly `lift_x`), whose field square root was faster than `k256`'s when the
+/// two were compared during development; with two lifts per signature this is the largest
+/// single cost of batch verification.
 pub(crate) fn lift_x(x: &[u8; 32]) -> Option<Affine> {
     let mut compressed = [0u8; 33];
     compressed[0] = 0x02;

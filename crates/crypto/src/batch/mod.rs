@@ -29,7 +29,7 @@
 //! endomorphism to split every 256-bit scalar into two 128-bit ones, so all `3n + 2` points
 //! (`R_i`, `P_i`, `lambda P_i`, `G`, `lambda G`) carry 128-bit scalars. Field and scalar
 //! arithmetic come from the `k256` crate; point decompression (`lift_x`) from libsecp256k1,
-//! whose square root measured about 1.5x faster than `k256`'s.
+//! whose square root was faster than `k256`'s when compared during development.
 //!
 //! Cost profile (one thread, 1024 signatures, x86-64 development machine): the two `lift_x`
 //! square roots per signature take about 40% of the time, the multi-scalar multiplication
