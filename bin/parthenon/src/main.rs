@@ -501,6 +501,7 @@ fn node(a: NodeArgs) -> Result<ExitCode> {
             .map(|v| listen_addr("--metrics", v))
             .transpose()?,
         aes,
+        p2p: parthenon_node::p2p::P2pSettings::defaults(params),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -50,6 +50,8 @@ pub struct DevNodeConfig {
     /// The configured AES-256-GCM mode (`crypto.aes`; `PARTHENON_AES=software` still forces
     /// the software path).
     pub aes: parthenon_crypto::AesMode,
+    /// The peer-to-peer network.
+    pub p2p: crate::p2p::P2pSettings,
 }
 
 /// Why the dev node stopped with an error.

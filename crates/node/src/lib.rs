@@ -10,7 +10,8 @@
 //!   block every few seconds and a clean shutdown on Ctrl-C / SIGTERM;
 //! - [`bench_chain`]: `parthenon bench chain`, connecting a generated chain on disk;
 //! - [`rpc`]: the JSON-RPC 2.0 server over HTTP (cookie authentication) and its client;
-//! - [`metrics`]: the Prometheus `/metrics` endpoint.
+//! - [`metrics`]: the Prometheus `/metrics` endpoint;
+//! - [`p2p`]: the node's peer-to-peer settings and network start-up.
 
 pub mod bench_chain;
 pub mod control;
@@ -18,6 +19,7 @@ pub mod datadir;
 pub mod dev_node;
 pub mod info;
 pub mod metrics;
+pub mod p2p;
 pub mod rpc;
 pub mod wallet;
 
