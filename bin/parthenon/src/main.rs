@@ -207,6 +207,21 @@ struct NodeArgs {
     /// Serve Prometheus metrics at http://HOST:PORT/metrics (default: off).
     #[arg(long, value_name = "HOST:PORT")]
     metrics: Option<String>,
+    /// Where to accept peers (default 127.0.0.1:27333 on dev).
+    #[arg(long, value_name = "HOST:PORT")]
+    p2p_listen: Option<String>,
+    /// Connect only to this peer (repeatable): HOST:PORT or HOST:PORT#SHA256FINGERPRINT.
+    #[arg(long, value_name = "HOST:PORT[#FP]")]
+    connect: Vec<String>,
+    /// Connect to this peer besides discovered ones (repeatable).
+    #[arg(long, value_name = "HOST:PORT[#FP]")]
+    addnode: Vec<String>,
+    /// Plain TCP instead of TLS 1.3 for peer connections (trusted links only).
+    #[arg(long)]
+    p2p_plaintext: bool,
+    /// Do not join a P2P network (a lone node).
+    #[arg(long)]
+    no_p2p: bool,
 }
 
 #[derive(Subcommand)]
@@ -501,7 +516,28 @@ fn node(a: NodeArgs) -> Result<ExitCode> {
             .map(|v| listen_addr("--metrics", v))
             .transpose()?,
         aes,
-        p2p: parthenon_node::p2p::P2pSettings::defaults(params),
+        p2p: {
+            let mut p = parthenon_node::p2p::P2pSettings::defaults(params);
+            p.enabled = !a.no_p2p;
+            if let Some(v) = &a.p2p_listen {
+                p.listen = Some(listen_addr("--p2p-listen", v)?);
+            }
+            let spec = |flag: &str, v: &String| {
+                parthenon_net::parse_peer_spec(v).with_context(|| format!("{flag} {v:?}"))
+            };
+            p.connect = a
+                .connect
+                .iter()
+                .map(|v| spec("--connect", v))
+                .collect::<Result<_>>()?;
+            p.addnode = a
+                .addnode
+                .iter()
+                .map(|v| spec("--addnode", v))
+                .collect::<Result<_>>()?;
+            p.plaintext = a.p2p_plaintext;
+            p
+        },
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -398,6 +398,11 @@ impl Chainstate {
         self.orphans.contains(hash)
     }
 
+    /// The settings the chainstate was opened with.
+    pub fn config(&self) -> &ChainstateConfig {
+        &self.config
+    }
+
     /// Orphan pool size in blocks and bytes.
     pub fn orphan_usage(&self) -> (usize, usize) {
         (self.orphans.len(), self.orphans.bytes())

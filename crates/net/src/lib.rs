@@ -14,6 +14,8 @@
 //! - [`locator`]: [`locator_heights`], the heights a `getheaders` block locator names;
 //! - [`peer`]: [`peer::Peer`], the per-peer state machine (handshake, pings, rate limit,
 //!   solicited data) that turns messages and ticks into actions;
+//! - [`p2p`]: the engine that runs it all over real connections: peer manager, address
+//!   book, headers-first sync, block and transaction relay, bans ([`p2p::start`]);
 //! - [`reputation`]: misbehaviour costs, scores and timed bans;
 //! - [`sync`]: headers-first initial sync (sans I/O): the header chain, the block download
 //!   scheduler (window, per-peer limits, stalls) and the progress line;
@@ -37,6 +39,7 @@ pub mod command;
 pub mod frame;
 pub mod locator;
 pub mod message;
+pub mod p2p;
 pub mod peer;
 pub mod reputation;
 #[cfg(test)]

@@ -87,6 +87,16 @@ impl DataDir {
         self.root.join("wallet.key")
     }
 
+    /// The node's TLS certificate and key directory.
+    pub fn tls_dir(&self) -> PathBuf {
+        self.root.join(parthenon_net::tls::TLS_DIR)
+    }
+
+    /// The address book (known peer addresses).
+    pub fn peers_path(&self) -> PathBuf {
+        self.root.join("peers.txt")
+    }
+
     /// The control socket of a running node.
     pub fn control_socket(&self) -> PathBuf {
         self.root.join("control.sock")

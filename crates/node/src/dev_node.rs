@@ -77,6 +77,9 @@ pub enum DevNodeError {
     /// The JSON-RPC server or the metrics endpoint could not start.
     #[error(transparent)]
     Server(#[from] rpc::ServerError),
+    /// The P2P network could not start.
+    #[error(transparent)]
+    Network(#[from] crate::p2p::NetworkStartError),
     /// Syncing the stores at shutdown failed.
     #[error("flushing the chainstate at shutdown failed: {0}")]
     Flush(parthenon_chain::ChainError),
@@ -122,10 +125,37 @@ pub async fn run(config: DevNodeConfig) -> Result<(), DevNodeError> {
         extra_nonce: Arc::new(AtomicU64::new(0)),
         metrics: metrics.clone(),
     };
+    let network = if config.p2p.enabled {
+        let observer = metrics.clone().map(|m| {
+            Arc::new(move |d: Duration| m.observe_block_connect(d))
+                as parthenon_net::p2p::BlockConnectObserver
+        });
+        let shared = parthenon_net::p2p::P2pShared {
+            chain: state.chain.clone(),
+            mempool: state.mempool.clone(),
+            clock: Arc::new(SystemClock),
+            on_block_connected: observer,
+        };
+        let net = crate::p2p::start_network(&config.p2p, params, &config.datadir, shared).await?;
+        if let Some(m) = &metrics {
+            m.set_network(net.handle.counters().clone());
+        }
+        match net.listen {
+            Some(addr) => {
+                tracing::info!(p2p_listen = %addr, tls = net.fingerprint.is_some(), "P2P listening")
+            }
+            None => tracing::info!("P2P outbound only (no listen address)"),
+        }
+        Some(net)
+    } else {
+        tracing::info!("P2P network disabled");
+        None
+    };
     let rpc_ctx = RpcContext {
         state: state.clone(),
         miner: Some(dev_miner.clone()),
         aes: config.aes,
+        p2p: network.as_ref().map(|n| n.handle.clone()),
     };
     let cookie = rpc::cookie_path(&config.datadir);
     let rpc_server = RpcServer::start(&config.rpc, &cookie, rpc_ctx).await?;
@@ -157,6 +187,9 @@ pub async fn run(config: DevNodeConfig) -> Result<(), DevNodeError> {
     stop.store(true, Ordering::SeqCst);
     if let Some(m) = miner {
         let _ = m.await;
+    }
+    if let Some(n) = network {
+        n.shutdown().await;
     }
     // ---- JSON-RPC and metrics (begin) ----
     rpc_server.shutdown().await;

@@ -8,7 +8,13 @@
 //! | `parthenon_utxo_count` | gauge | unspent coins |
 //! | `parthenon_mempool_transactions` | gauge | transactions in the mempool |
 //! | `parthenon_mempool_bytes` | gauge | their encoded bytes |
-//! | `parthenon_block_connect_seconds` | histogram | time to validate and connect a block the node mined |
+//! | `parthenon_block_connect_seconds` | histogram | time to validate and connect a block (mined or received) |
+//! | `parthenon_peers{direction}` | gauge | connected peers, `inbound` / `outbound` |
+//! | `parthenon_header_height` | gauge | height of the best header known (the sync target) |
+//! | `parthenon_p2p_messages_total{direction,command}` | counter | messages `received` / `sent` per command |
+//! | `parthenon_p2p_bytes_total{direction,command}` | counter | their bytes (frame header included, before TLS) |
+//! | `parthenon_p2p_bans_total` | counter | peers banned (misbehaviour or operator) |
+//! | `parthenon_p2p_disconnects_total` | counter | connections closed |
 //!
 //! Gauges are read from the node's state at each scrape; the histogram is observed where
 //! blocks connect. The endpoint has no authentication: bind it to an address only trusted
@@ -21,13 +27,21 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
+use parking_lot::Mutex;
+use parthenon_net::p2p::NetCounters;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+/// Label set of the per-command traffic counters.
+type Labels = Vec<(String, String)>;
 
 /// Content type of the exposition.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -41,6 +55,15 @@ pub struct NodeMetrics {
     mempool_transactions: Gauge,
     mempool_bytes: Gauge,
     block_connect_seconds: Histogram,
+    peers: Family<Labels, Gauge>,
+    header_height: Gauge,
+    messages: Family<Labels, Counter>,
+    bytes: Family<Labels, Counter>,
+    bans: Counter,
+    disconnects: Counter,
+    net: OnceLock<Arc<NetCounters>>,
+    /// The totals already added to the counters, so each scrape adds only the difference.
+    seen: Mutex<BTreeMap<(String, String, bool), u64>>,
 }
 
 impl Default for NodeMetrics {
@@ -80,6 +103,34 @@ impl NodeMetrics {
             "Seconds to validate and connect a block",
             block_connect_seconds.clone(),
         );
+        let peers = Family::<Labels, Gauge>::default();
+        registry.register("peers", "Connected peers by direction", peers.clone());
+        let header_height = Gauge::default();
+        registry.register(
+            "header_height",
+            "Height of the best header known (the sync target)",
+            header_height.clone(),
+        );
+        let messages = Family::<Labels, Counter>::default();
+        registry.register(
+            "p2p_messages",
+            "P2P messages by direction and command",
+            messages.clone(),
+        );
+        let bytes = Family::<Labels, Counter>::default();
+        registry.register(
+            "p2p_bytes",
+            "P2P bytes (frame header included, before TLS) by direction and command",
+            bytes.clone(),
+        );
+        let bans = Counter::default();
+        registry.register("p2p_bans", "Peers banned", bans.clone());
+        let disconnects = Counter::default();
+        registry.register(
+            "p2p_disconnects",
+            "P2P connections closed",
+            disconnects.clone(),
+        );
         NodeMetrics {
             registry,
             chain_height,
@@ -87,7 +138,68 @@ impl NodeMetrics {
             mempool_transactions,
             mempool_bytes,
             block_connect_seconds,
+            peers,
+            header_height,
+            messages,
+            bytes,
+            bans,
+            disconnects,
+            net: OnceLock::new(),
+            seen: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Reports the P2P engine's counters from now on.
+    pub fn set_network(&self, counters: Arc<NetCounters>) {
+        let _ = self.net.set(counters);
+    }
+
+    fn refresh_network(&self) {
+        let Some(net) = self.net.get() else {
+            return;
+        };
+        let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let label = |d: &str| vec![("direction".to_string(), d.to_string())];
+        self.peers
+            .get_or_create(&label("inbound"))
+            .set(gauge(net.peers_inbound()));
+        self.peers
+            .get_or_create(&label("outbound"))
+            .set(gauge(net.peers_outbound()));
+        self.header_height.set(i64::from(net.header_height()));
+        let mut seen = self.seen.lock();
+        let mut add = |counter: &Counter, key: (String, String, bool), total: u64| {
+            let before = seen.insert(key, total).unwrap_or(0);
+            counter.inc_by(total.saturating_sub(before));
+        };
+        for (dir, map) in [("received", net.received()), ("sent", net.sent())] {
+            for (cmd, t) in map {
+                let labels = vec![
+                    ("direction".to_string(), dir.to_string()),
+                    ("command".to_string(), cmd.clone()),
+                ];
+                add(
+                    &self.messages.get_or_create(&labels),
+                    (dir.to_string(), cmd.clone(), false),
+                    t.messages,
+                );
+                add(
+                    &self.bytes.get_or_create(&labels),
+                    (dir.to_string(), cmd, true),
+                    t.bytes,
+                );
+            }
+        }
+        add(
+            &self.bans,
+            ("bans".into(), String::new(), false),
+            net.bans(),
+        );
+        add(
+            &self.disconnects,
+            ("disconnects".into(), String::new(), false),
+            net.disconnects(),
+        );
     }
 
     /// Records the time one block took to validate and connect.
@@ -110,6 +222,7 @@ impl NodeMetrics {
         self.utxo_count.set(gauge(utxos));
         self.mempool_transactions.set(gauge(txs as u64));
         self.mempool_bytes.set(gauge(bytes as u64));
+        self.refresh_network();
     }
 
     /// The exposition text of every metric.

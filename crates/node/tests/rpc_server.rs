@@ -93,6 +93,7 @@ async fn the_cookie_is_private_fresh_and_removed_at_shutdown() {
         state: node.state.clone(),
         miner: None,
         aes: parthenon_crypto::AesMode::Auto,
+        p2p: None,
     };
     let err = RpcServer::start(&RpcConfig::new(addr), &path, ctx.clone())
         .await

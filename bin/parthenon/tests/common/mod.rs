@@ -53,7 +53,7 @@ impl NodeProcess {
         let mut child = Command::new(bin())
             .args(["node", "--dev", "--datadir"])
             .arg(datadir)
-            .args(["--rpc-listen", "127.0.0.1:0"])
+            .args(["--rpc-listen", "127.0.0.1:0", "--p2p-listen", "127.0.0.1:0"])
             .args(extra)
             .env("PARTHENON_LOG", "info")
             .stdout(Stdio::null())

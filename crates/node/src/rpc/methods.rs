@@ -18,6 +18,9 @@
 //! | `getmempoolinfo` | – | `size`, `bytes`, `max_bytes` |
 //! | `generate` | `nblocks` | hashes of the blocks mined to the node's wallet (dev network only) |
 //! | `stop` | – | asks the node to shut down |
+//!
+//! The peer methods (`getpeerinfo`, `addnode`, `disconnectnode`, `setban`, `listbanned`, …)
+//! are in [`super::net_methods`].
 
 use super::codes;
 use crate::control::NodeState;
@@ -88,11 +91,16 @@ pub struct RpcContext {
     pub miner: Option<DevMiner>,
     /// The configured AES-256-GCM mode (`crypto.aes`), reported by `getnetworkinfo`.
     pub aes: parthenon_crypto::AesMode,
+    /// The P2P engine; `None` when the network is disabled.
+    pub p2p: Option<parthenon_net::p2p::P2pHandle>,
 }
 
 /// Runs `method` with `params` (an array, an object, or null for none).
 pub fn call(ctx: &RpcContext, method: &str, params: &Value) -> Result<Value, MethodError> {
     let state = &ctx.state;
+    if let Some(r) = super::net_methods::call(ctx.p2p.as_ref(), method, params) {
+        return r;
+    }
     match method {
         "getblockchaininfo" => {
             Params::new(params, &[])?;
@@ -144,6 +152,9 @@ pub fn call(ctx: &RpcContext, method: &str, params: &Value) -> Result<Value, Met
         "sendrawtransaction" => {
             let p = Params::new(params, &["hexstring"])?;
             let txid = submit_raw_transaction(state, p.str(0)?)?;
+            if let Some(h) = &ctx.p2p {
+                h.announce_tx(txid);
+            }
             Ok(json!(txid.to_hex()))
         }
         "getrawmempool" => {
@@ -176,7 +187,12 @@ pub fn call(ctx: &RpcContext, method: &str, params: &Value) -> Result<Value, Met
         }
         "getnetworkinfo" => {
             Params::new(params, &[])?;
-            network_info(ctx.aes)
+            let mut info = network_info(ctx.aes)?;
+            let net = super::net_methods::network_section(ctx.p2p.as_ref());
+            if let (Some(info), Value::Object(net)) = (info.as_object_mut(), net) {
+                info.extend(net);
+            }
+            Ok(info)
         }
         "stop" => {
             Params::new(params, &[])?;
@@ -186,15 +202,16 @@ pub fn call(ctx: &RpcContext, method: &str, params: &Value) -> Result<Value, Met
         other => Err(MethodError::new(
             codes::METHOD_NOT_FOUND,
             format!(
-                "method {other:?} not found; methods: {}",
-                METHODS.join(", ")
+                "method {other:?} not found; methods: {}, {}",
+                METHODS.join(", "),
+                super::net_methods::NET_METHODS.join(", ")
             ),
         )),
     }
 }
 
 /// Parameters of one call, by position, whether given as an array or an object.
-struct Params<'a> {
+pub(crate) struct Params<'a> {
     names: &'static [&'static str],
     values: Vec<Option<&'a Value>>,
 }
@@ -202,7 +219,10 @@ struct Params<'a> {
 impl<'a> Params<'a> {
     /// Checks `params` against the method's parameter names (no extras, no unknown names).
     /// A JSON null counts as absent.
-    fn new(params: &'a Value, names: &'static [&'static str]) -> Result<Self, MethodError> {
+    pub(crate) fn new(
+        params: &'a Value,
+        names: &'static [&'static str],
+    ) -> Result<Self, MethodError> {
         let mut values = vec![None; names.len()];
         match params {
             Value::Null => {}
@@ -235,7 +255,7 @@ impl<'a> Params<'a> {
         Ok(Params { names, values })
     }
 
-    fn get(&self, i: usize) -> Option<&'a Value> {
+    pub(crate) fn get(&self, i: usize) -> Option<&'a Value> {
         self.values[i]
     }
 
@@ -245,7 +265,7 @@ impl<'a> Params<'a> {
     }
 
     /// An integer parameter (any JSON integer, so range errors can be told apart).
-    fn integer(&self, i: usize) -> Result<i128, MethodError> {
+    pub(crate) fn integer(&self, i: usize) -> Result<i128, MethodError> {
         let v = self.required(i)?;
         v.as_i64()
             .map(i128::from)
@@ -258,7 +278,7 @@ impl<'a> Params<'a> {
             })
     }
 
-    fn str(&self, i: usize) -> Result<&'a str, MethodError> {
+    pub(crate) fn str(&self, i: usize) -> Result<&'a str, MethodError> {
         let v = self.required(i)?;
         v.as_str().ok_or_else(|| {
             invalid_params(format!(
@@ -268,7 +288,7 @@ impl<'a> Params<'a> {
         })
     }
 
-    fn hash(&self, i: usize) -> Result<Hash256, MethodError> {
+    pub(crate) fn hash(&self, i: usize) -> Result<Hash256, MethodError> {
         let s = self.str(i)?;
         Hash256::from_hex(s)
             .map_err(|e| invalid_params(format!("parameter {:?}: {e}", self.names[i])))
@@ -475,15 +495,14 @@ fn generate(miner: &DevMiner, n: u64) -> Result<Value, MethodError> {
     Ok(Value::Array(hashes))
 }
 
-/// `getnetworkinfo`: the software version and the AES-256-GCM path in use. This node has no
-/// peer-to-peer connections yet, which `networkactive: false` says rather than a count.
+/// `getnetworkinfo`: the software version and the AES-256-GCM path in use; the caller adds
+/// the P2P section ([`super::net_methods::network_section`]).
 fn network_info(mode: parthenon_crypto::AesMode) -> Result<Value, MethodError> {
     let aes = parthenon_crypto::active_backend(mode)
         .map_err(|e| MethodError::new(codes::INTERNAL, e.to_string()))?;
     Ok(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "subversion": format!("/parthenon:{}/", env!("CARGO_PKG_VERSION")),
-        "networkactive": false,
         "aes_gcm": {
             "configured": mode.as_str(),
             "path": aes.to_string(),

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod client;
 pub(crate) mod http;
 pub mod methods;
+pub mod net_methods;
 pub mod protocol;
 pub mod server;
 

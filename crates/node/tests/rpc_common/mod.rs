@@ -94,6 +94,7 @@ impl TestNode {
             state: state.clone(),
             miner: with_miner.then(|| miner.clone()),
             aes: parthenon_crypto::AesMode::Auto,
+            p2p: None,
         };
         let server = RpcServer::start(&rpc, &cookie_path(&datadir), ctx)
             .await
