@@ -432,7 +432,7 @@ impl Engine {
         if self.connect_only {
             return;
         }
-        let mut outbound = self
+        let outbound = self
             .slots
             .values()
             .filter(|s| s.direction == Direction::Outbound && s.manual.is_none())
@@ -443,10 +443,12 @@ impl Engine {
                 .filter(|k| matches!(k, DialKey::Book(_)))
                 .count();
         let now_unix = self.now_unix();
-        for _ in 0..DIALS_PER_TICK {
-            if outbound >= self.cfg.max_outbound {
-                break;
-            }
+        let budget = self
+            .cfg
+            .max_outbound
+            .saturating_sub(outbound)
+            .min(DIALS_PER_TICK);
+        for _ in 0..budget {
             let busy: BTreeSet<SocketAddr> = self.slots.values().map(|s| s.addr).collect();
             let pick = self.book.pick(now, &mut self.rng, |a| {
                 busy.contains(a)
@@ -456,7 +458,6 @@ impl Engine {
                     || self.bans.is_banned(&a.ip(), now_unix)
             });
             let Some(addr) = pick else { break };
-            outbound += 1;
             self.dial(
                 DialKey::Book(addr),
                 PeerSpec::new(addr.ip().to_string(), addr.port()),
