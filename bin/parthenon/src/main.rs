@@ -495,6 +495,7 @@ fn node(a: NodeArgs) -> Result<ExitCode> {
         .map(DataDir::new)
         .unwrap_or_else(|| DataDir::default_for(params));
     let config = DevNodeConfig {
+        network: Network::Dev,
         datadir,
         block_interval: Duration::from_secs_f64(a.block_interval),
         mine: !a.no_mine,

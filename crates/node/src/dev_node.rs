@@ -1,7 +1,8 @@
-//! `parthenon node --dev`: a single-node development network.
+//! `parthenon node`: the running node (dev, test or main network).
 //!
-//! Opens (or creates) the data directory, loads or creates the node's wallet, mines a block
-//! every `block_interval` paying that wallet, serves the control socket, and on Ctrl-C,
+//! Opens (or creates) the data directory, loads or creates the node's wallet, joins the P2P
+//! network ([`crate::p2p`]), on the dev network mines a block every `block_interval` paying
+//! that wallet, serves the control socket, and on Ctrl-C,
 //! SIGTERM or a `stop` request finishes the block in hand, syncs the stores to disk and
 //! returns. Every connected block is logged with its height, hash, transaction count and
 //! the time it took to connect; a block is logged only after its batch is in the store.
@@ -28,6 +29,9 @@ use std::time::{Duration, Instant};
 /// Settings of a dev node.
 #[derive(Debug, Clone)]
 pub struct DevNodeConfig {
+    /// The network: dev mines on an interval and offers `generate`; test and main only
+    /// sync and relay (CPU mining at their difficulty would be pretend).
+    pub network: Network,
     /// The data directory.
     pub datadir: DataDir,
     /// Time between mined blocks.
@@ -87,7 +91,8 @@ pub enum DevNodeError {
 
 /// Runs the dev node until it is asked to stop.
 pub async fn run(config: DevNodeConfig) -> Result<(), DevNodeError> {
-    let params = Network::Dev.params();
+    let params = config.network.params();
+    let dev = config.network == Network::Dev;
     config.datadir.create()?;
     let started = Instant::now();
     let chain = config.datadir.open_chainstate(
@@ -107,8 +112,10 @@ pub async fn run(config: DevNodeConfig) -> Result<(), DevNodeError> {
         Ok(aes) => tracing::info!("{aes}"),
         Err(e) => tracing::warn!(error = %e, "AES-256-GCM configuration"),
     }
-    let wallet = Wallet::load_or_create(&config.datadir.wallet_path(), Network::Dev)?;
-    tracing::info!(address = %wallet.address(), "mining to the node's wallet");
+    let wallet = Wallet::load_or_create(&config.datadir.wallet_path(), config.network)?;
+    if dev && config.mine {
+        tracing::info!(address = %wallet.address(), "mining to the node's wallet");
+    }
 
     let state = NodeState {
         chain: Arc::new(RwLock::new(chain)),
@@ -153,7 +160,7 @@ pub async fn run(config: DevNodeConfig) -> Result<(), DevNodeError> {
     };
     let rpc_ctx = RpcContext {
         state: state.clone(),
-        miner: Some(dev_miner.clone()),
+        miner: dev.then(|| dev_miner.clone()),
         aes: config.aes,
         p2p: network.as_ref().map(|n| n.handle.clone()),
     };
@@ -173,7 +180,7 @@ pub async fn run(config: DevNodeConfig) -> Result<(), DevNodeError> {
     let server = tokio::spawn(control::serve(listener, state.clone()));
 
     let stop = dev_miner.stop.clone();
-    let miner = config.mine.then(|| {
+    let miner = (config.mine && dev).then(|| {
         tokio::spawn(mine_loop(
             dev_miner,
             Arc::new(wallet),
