@@ -47,13 +47,15 @@ pub fn parse_connected(line: &str) -> Option<(u32, String)> {
 }
 
 impl NodeProcess {
-    /// Starts `parthenon node --dev --datadir DIR --rpc-listen 127.0.0.1:0 EXTRA…` (an
-    /// ephemeral RPC port, so nodes of tests running at once do not collide).
+    /// Starts `parthenon node --dev --datadir DIR --rpc-listen 127.0.0.1:0 --p2p-listen
+    /// 127.0.0.1:0 EXTRA…` (ephemeral RPC and P2P ports, so nodes of tests running at once do
+    /// not collide).
     pub fn start(datadir: &Path, extra: &[&str]) -> NodeProcess {
         let mut child = Command::new(bin())
             .args(["node", "--dev", "--datadir"])
             .arg(datadir)
             .args(["--rpc-listen", "127.0.0.1:0"])
+            .args(["--p2p-listen", "127.0.0.1:0"])
             .args(extra)
             .env("PARTHENON_LOG", "info")
             .stdout(Stdio::null())
