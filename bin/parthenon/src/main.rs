@@ -1,6 +1,7 @@
 //! `parthenon`: the ParthenonChain full node and its tools.
 
 mod crypto_cmd;
+mod devnet;
 mod passphrase;
 mod settings;
 
@@ -38,6 +39,8 @@ struct Cli {
 enum Command {
     /// Run a node (today: the single-node dev network, `--dev`).
     Node(settings::NodeArgs),
+    /// Run a local multi-node dev network: N `node --dev` processes on loopback.
+    Devnet(devnet::DevnetArgs),
     /// Inspect or check a chainstate.
     #[command(subcommand)]
     Chain(ChainCommand),
@@ -299,6 +302,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             crypto_cmd::bench(json, quick, cli_aes())
         }
         Command::Node(a) => node(a),
+        Command::Devnet(a) => devnet::run(a, cli_flag_aes()),
         Command::Chain(ChainCommand::Info(dd)) => {
             let info = query_or_open(&dd, "chain_info", |chain| Ok(chain_info(chain)))?;
             println!("{}", serde_json::to_string_pretty(&info)?);

@@ -33,6 +33,29 @@ pub(crate) const DEFAULT_BLOCK_INTERVAL: f64 = 2.0;
 /// Default nonce-search threads.
 const DEFAULT_MINE_THREADS: usize = 1;
 
+/// The environment variables `parthenon node` reads (besides `PARTHENON_LOG` and
+/// `PARTHENON_AES`), so that `devnet` can keep an operator's settings away from its nodes.
+pub(crate) const NODE_ENV_VARS: &[&str] = &[
+    "PARTHENON_DEV",
+    "PARTHENON_CONFIG",
+    "PARTHENON_DATADIR",
+    "PARTHENON_BLOCK_INTERVAL",
+    "PARTHENON_NO_MINE",
+    "PARTHENON_MINE_THREADS",
+    "PARTHENON_VERIFY_THREADS",
+    "PARTHENON_SYNC_WRITES",
+    "PARTHENON_SELF_SPEND",
+    "PARTHENON_RPC_LISTEN",
+    "PARTHENON_METRICS",
+    "PARTHENON_NO_P2P",
+    "PARTHENON_P2P_LISTEN",
+    "PARTHENON_CONNECT",
+    "PARTHENON_ADDNODE",
+    "PARTHENON_P2P_PLAINTEXT",
+    "PARTHENON_MAX_OUTBOUND",
+    "PARTHENON_MAX_INBOUND",
+];
+
 /// `parthenon node` flags. None has a clap default: an absent flag falls back to its
 /// environment variable, then the configuration file, then the built-in default.
 #[derive(Args, Debug, Default, Clone)]
