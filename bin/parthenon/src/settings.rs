@@ -913,6 +913,23 @@ mod tests {
     }
 
     #[test]
+    fn node_env_vars_lists_every_variable_read() {
+        let asked = std::cell::RefCell::new(Vec::<String>::new());
+        let lookup = |name: &str| {
+            asked.borrow_mut().push(name.to_owned());
+            None
+        };
+        let a = args(&[]);
+        config_path(&a, &lookup);
+        resolve(&a, &lookup, &file(""), None, Network::Dev.params()).unwrap();
+        let asked = asked.into_inner();
+        assert_eq!(asked.len(), NODE_ENV_VARS.len(), "{asked:?}");
+        for name in &asked {
+            assert!(NODE_ENV_VARS.contains(&name.as_str()), "{name} missing");
+        }
+    }
+
+    #[test]
     fn config_path_is_flag_then_env() {
         let env = |n: &str| (n == "PARTHENON_CONFIG").then(|| "/env.toml".to_string());
         let none = |_: &str| None;
