@@ -1,7 +1,9 @@
 //! `parthenon`: the ParthenonChain full node and its tools.
 
 mod crypto_cmd;
+mod devnet;
 mod passphrase;
+mod settings;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -10,7 +12,7 @@ use parthenon_crypto::{AesMode, KdfParams};
 use parthenon_node::bench_chain::{self, BenchChainConfig};
 use parthenon_node::control::{self, ControlError};
 use parthenon_node::datadir::{DataDir, DataDirError};
-use parthenon_node::dev_node::{self, DevNodeConfig};
+use parthenon_node::dev_node;
 use parthenon_node::info::{chain_info, coin_json};
 use parthenon_node::rpc::client::{parse_cli_arg, RpcClient, RpcClientError};
 use parthenon_node::rpc::{self, RpcConfig};
@@ -21,7 +23,6 @@ use parthenon_storage::Durability;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(Parser)]
 #[command(name = "parthenon", version, about = "ParthenonChain full node")]
@@ -34,45 +35,12 @@ struct Cli {
     command: Command,
 }
 
-/// The `--config` TOML file. Unknown keys are errors, so a misspelt setting is not ignored.
-#[derive(serde::Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct ConfigFile {
-    #[serde(default)]
-    crypto: CryptoSection,
-}
-
-/// `[crypto]` of the configuration file.
-#[derive(serde::Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct CryptoSection {
-    /// `crypto.aes = "auto" | "software"`.
-    aes: Option<String>,
-}
-
-fn load_config(path: &std::path::Path) -> Result<ConfigFile> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading configuration file {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("configuration file {}", path.display()))
-}
-
-/// `crypto.aes`: the flag wins over the configuration file, which wins over the default.
-fn aes_mode(flag: Option<AesMode>, file: &ConfigFile) -> Result<AesMode> {
-    if let Some(m) = flag {
-        return Ok(m);
-    }
-    match &file.crypto.aes {
-        Some(v) => v
-            .parse()
-            .with_context(|| format!("crypto.aes = {v:?} in the configuration file")),
-        None => Ok(AesMode::Auto),
-    }
-}
-
 #[derive(Subcommand)]
 enum Command {
     /// Run a node (today: the single-node dev network, `--dev`).
-    Node(NodeArgs),
+    Node(settings::NodeArgs),
+    /// Run a local multi-node dev network: N `node --dev` processes on loopback.
+    Devnet(devnet::DevnetArgs),
     /// Inspect or check a chainstate.
     #[command(subcommand)]
     Chain(ChainCommand),
@@ -169,59 +137,6 @@ impl DataDirArgs {
             None => DataDir::default_for(self.params()),
         }
     }
-}
-
-#[derive(Args)]
-struct NodeArgs {
-    /// Run the local development network (easiest target, mines on an interval).
-    #[arg(long)]
-    dev: bool,
-    /// TOML configuration file (today: `[crypto] aes = "auto" | "software"`).
-    #[arg(long, env = "PARTHENON_CONFIG")]
-    config: Option<PathBuf>,
-    /// Data directory (default ./parthenon-data/dev).
-    #[arg(long, env = "PARTHENON_DATADIR")]
-    datadir: Option<PathBuf>,
-    /// Seconds between mined blocks (fractions allowed).
-    #[arg(long, default_value_t = 2.0)]
-    block_interval: f64,
-    /// Do not mine.
-    #[arg(long)]
-    no_mine: bool,
-    /// Threads for the nonce search.
-    #[arg(long, default_value_t = 1)]
-    mine_threads: usize,
-    /// Threads for signature checks (default: one per core; 0 = inline).
-    #[arg(long)]
-    verify_threads: Option<usize>,
-    /// fsync every block's batch (survives power loss, slower); default survives a process crash.
-    #[arg(long)]
-    sync_writes: bool,
-    /// Dev only: before each block the wallet spends this many of its mature coins to itself,
-    /// to exercise transactions on a lone node.
-    #[arg(long, default_value_t = 0)]
-    self_spend: usize,
-    /// JSON-RPC listen address (default 127.0.0.1:27332 on dev).
-    #[arg(long, value_name = "HOST:PORT")]
-    rpc_listen: Option<String>,
-    /// Serve Prometheus metrics at http://HOST:PORT/metrics (default: off).
-    #[arg(long, value_name = "HOST:PORT")]
-    metrics: Option<String>,
-    /// Where to accept peers (default 127.0.0.1:27333 on dev).
-    #[arg(long, value_name = "HOST:PORT")]
-    p2p_listen: Option<String>,
-    /// Connect only to this peer (repeatable): HOST:PORT or HOST:PORT#SHA256FINGERPRINT.
-    #[arg(long, value_name = "HOST:PORT[#FP]")]
-    connect: Vec<String>,
-    /// Connect to this peer besides discovered ones (repeatable).
-    #[arg(long, value_name = "HOST:PORT[#FP]")]
-    addnode: Vec<String>,
-    /// Plain TCP instead of TLS 1.3 for peer connections (trusted links only).
-    #[arg(long)]
-    p2p_plaintext: bool,
-    /// Do not join a P2P network (a lone node).
-    #[arg(long)]
-    no_p2p: bool,
 }
 
 #[derive(Subcommand)]
@@ -387,6 +302,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             crypto_cmd::bench(json, quick, cli_aes())
         }
         Command::Node(a) => node(a),
+        Command::Devnet(a) => devnet::run(a, cli_flag_aes()),
         Command::Chain(ChainCommand::Info(dd)) => {
             let info = query_or_open(&dd, "chain_info", |chain| Ok(chain_info(chain)))?;
             println!("{}", serde_json::to_string_pretty(&info)?);
@@ -441,16 +357,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Resolves a `HOST:PORT` flag value to one socket address.
-fn listen_addr(flag: &str, value: &str) -> Result<std::net::SocketAddr> {
-    use std::net::ToSocketAddrs;
-    value
-        .to_socket_addrs()
-        .with_context(|| format!("{flag} {value:?}: expected HOST:PORT"))?
-        .next()
-        .with_context(|| format!("{flag} {value:?}: the host has no address"))
-}
-
 fn rpc_call(a: RpcArgs) -> Result<ExitCode> {
     let cookie = rpc::cookie_path(&a.dd.datadir());
     let credentials = rpc::Credentials::from_cookie_file(&cookie)
@@ -474,78 +380,28 @@ fn rpc_call(a: RpcArgs) -> Result<ExitCode> {
     }
 }
 
-fn node(a: NodeArgs) -> Result<ExitCode> {
-    let file = match &a.config {
-        Some(p) => load_config(p)?,
-        None => ConfigFile::default(),
+fn node(a: settings::NodeArgs) -> Result<ExitCode> {
+    let env = settings::process_env;
+    let file = match settings::config_path(&a, &env) {
+        Some(p) => settings::LoadedConfig::load(&p)?,
+        None => settings::LoadedConfig::default(),
     };
-    let aes = aes_mode(cli_flag_aes(), &file)?;
-    if !a.dev {
+    if let Some(warning) = settings::password_exposure_warning(&file) {
+        tracing::warn!("{warning}");
+    }
+    let resolved = settings::resolve(&a, &env, &file, cli_flag_aes(), Network::Dev.params())?;
+    if !resolved.dev {
         bail!(
             "only the local dev network can run yet: start it with `parthenon node --dev` \
              (peer-to-peer networking for test and main is not built)"
         );
     }
-    if !(a.block_interval > 0.0 && a.block_interval.is_finite()) {
-        bail!("--block-interval must be a positive number of seconds");
-    }
-    let params = Network::Dev.params();
-    let datadir = a
-        .datadir
-        .map(DataDir::new)
-        .unwrap_or_else(|| DataDir::default_for(params));
-    let config = DevNodeConfig {
-        network: Network::Dev,
-        datadir,
-        block_interval: Duration::from_secs_f64(a.block_interval),
-        mine: !a.no_mine,
-        mine_threads: a.mine_threads.max(1),
-        verify_threads: a.verify_threads.unwrap_or_else(cores),
-        durability: if a.sync_writes {
-            Durability::PowerLoss
-        } else {
-            Durability::Process
-        },
-        self_spend_per_block: a.self_spend,
-        rpc: RpcConfig::new(match &a.rpc_listen {
-            Some(v) => listen_addr("--rpc-listen", v)?,
-            None => RpcConfig::default_listen(params),
-        }),
-        metrics_listen: a
-            .metrics
-            .as_deref()
-            .map(|v| listen_addr("--metrics", v))
-            .transpose()?,
-        aes,
-        p2p: {
-            let mut p = parthenon_node::p2p::P2pSettings::defaults(params);
-            p.enabled = !a.no_p2p;
-            if let Some(v) = &a.p2p_listen {
-                p.listen = Some(listen_addr("--p2p-listen", v)?);
-            }
-            let spec = |flag: &str, v: &String| {
-                parthenon_net::parse_peer_spec(v).with_context(|| format!("{flag} {v:?}"))
-            };
-            p.connect = a
-                .connect
-                .iter()
-                .map(|v| spec("--connect", v))
-                .collect::<Result<_>>()?;
-            p.addnode = a
-                .addnode
-                .iter()
-                .map(|v| spec("--addnode", v))
-                .collect::<Result<_>>()?;
-            p.plaintext = a.p2p_plaintext;
-            p
-        },
-    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(dev_node::run(config))?;
+    rt.block_on(dev_node::run(resolved.config))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -827,24 +683,5 @@ fn crypto(cmd: CryptoCommand) -> Result<ExitCode> {
         CryptoCommand::VerifyBatch { file, threads } => {
             crypto_cmd::verify_batch_file(&file, threads.unwrap_or_else(cores))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn crypto_aes_precedence_is_flag_then_file_then_auto() {
-        let file: ConfigFile = toml::from_str("[crypto]\naes = \"software\"\n").unwrap();
-        assert_eq!(aes_mode(None, &file).unwrap(), AesMode::Software);
-        assert_eq!(aes_mode(Some(AesMode::Auto), &file).unwrap(), AesMode::Auto);
-        assert_eq!(
-            aes_mode(None, &ConfigFile::default()).unwrap(),
-            AesMode::Auto
-        );
-        let bad: ConfigFile = toml::from_str("[crypto]\naes = \"fast\"\n").unwrap();
-        assert!(aes_mode(None, &bad).is_err());
-        assert!(toml::from_str::<ConfigFile>("[crypt]\naes = \"auto\"\n").is_err());
     }
 }
