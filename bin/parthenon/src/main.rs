@@ -222,6 +222,9 @@ struct SendArgs {
 enum BenchCommand {
     /// Connect a generated chain on the on-disk store (signatures on and off).
     Chain(BenchChainArgs),
+    /// Sync a generated chain with transactions from one P2P engine into an empty one over
+    /// loopback, TLS 1.3 and plaintext TCP, against a local import of the same blocks.
+    Sync(BenchSyncArgs),
     /// AES-256-GCM throughput and BIP-340 verification rates, with baselines from the same run.
     Crypto {
         /// Print one JSON object.
@@ -231,6 +234,28 @@ enum BenchCommand {
         #[arg(long)]
         quick: bool,
     },
+}
+
+#[derive(Args)]
+struct BenchSyncArgs {
+    /// Blocks with transactions (after 102 coinbase and fan-out blocks).
+    #[arg(long, default_value_t = parthenon_node::bench_sync::DEFAULT_BLOCKS)]
+    blocks: usize,
+    /// Signed one-input-two-output transactions per block.
+    #[arg(long, default_value_t = parthenon_node::bench_sync::DEFAULT_TXS_PER_BLOCK)]
+    txs_per_block: usize,
+    /// Signature-check threads of the syncing node (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// The syncing node skips signature checks (isolates transport and storage).
+    #[arg(long)]
+    skip_signatures: bool,
+    /// Directory for the temporary stores (default: system temp dir).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -353,6 +378,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Wallet(w) => wallet(w),
         Command::Bench(BenchCommand::Chain(a)) => bench(a),
+        Command::Bench(BenchCommand::Sync(a)) => bench_sync(a),
         Command::Rpc(a) => rpc_call(a),
     }
 }
@@ -389,13 +415,13 @@ fn node(a: settings::NodeArgs) -> Result<ExitCode> {
     if let Some(warning) = settings::password_exposure_warning(&file) {
         tracing::warn!("{warning}");
     }
-    let resolved = settings::resolve(&a, &env, &file, cli_flag_aes(), Network::Dev.params())?;
-    if !resolved.dev {
-        bail!(
-            "only the local dev network can run yet: start it with `parthenon node --dev` \
-             (peer-to-peer networking for test and main is not built)"
-        );
-    }
+    let network = settings::network(&a, &env, &file)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "choose a network: `parthenon node --dev` runs a local development network; \
+             `--network test` or `--network main` syncs and relays (no mining there)"
+        )
+    })?;
+    let resolved = settings::resolve(&a, &env, &file, cli_flag_aes(), network.params())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -593,6 +619,32 @@ fn wallet(cmd: WalletCommand) -> Result<ExitCode> {
             )?;
             println!("{}", serde_json::to_string_pretty(&res)?);
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench_sync(a: BenchSyncArgs) -> Result<ExitCode> {
+    use parthenon_node::bench_sync::{self, BenchSyncConfig};
+    if a.blocks == 0 || a.txs_per_block == 0 {
+        bail!("--blocks and --txs-per-block must be at least 1");
+    }
+    let cfg = BenchSyncConfig {
+        blocks: a.blocks,
+        txs_per_block: a.txs_per_block,
+        threads: a.threads.unwrap_or_else(cores),
+        check_signatures: !a.skip_signatures,
+        dir: a.dir,
+    };
+    let quiet = a.json;
+    let report = bench_sync::run(&cfg, &mut |line| {
+        if !quiet {
+            eprintln!("{line}");
+        }
+    })?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", bench_sync::render_table(&report));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -21,7 +21,7 @@ use parthenon_node::datadir::DataDir;
 use parthenon_node::dev_node::DevNodeConfig;
 use parthenon_node::p2p::{P2pSettings, DEFAULT_MAX_INBOUND, DEFAULT_MAX_OUTBOUND};
 use parthenon_node::rpc::{Credentials, RpcConfig};
-use parthenon_primitives::ChainParams;
+use parthenon_primitives::{ChainParams, Network};
 use parthenon_storage::Durability;
 use std::fmt;
 use std::net::SocketAddr;
@@ -37,6 +37,7 @@ const DEFAULT_MINE_THREADS: usize = 1;
 /// `PARTHENON_AES`), so that `devnet` can keep an operator's settings away from its nodes.
 pub(crate) const NODE_ENV_VARS: &[&str] = &[
     "PARTHENON_DEV",
+    "PARTHENON_NETWORK",
     "PARTHENON_CONFIG",
     "PARTHENON_DATADIR",
     "PARTHENON_BLOCK_INTERVAL",
@@ -64,6 +65,10 @@ pub(crate) struct NodeArgs {
     /// [env: PARTHENON_DEV] [file: node.dev].
     #[arg(long)]
     pub(crate) dev: bool,
+    /// The network when not --dev: `test` or `main` (sync and relay; no mining there)
+    /// [env: PARTHENON_NETWORK] [file: node.network].
+    #[arg(long, value_name = "dev|test|main")]
+    pub(crate) network: Option<String>,
     /// TOML configuration file, see docs/config.md [env: PARTHENON_CONFIG].
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
@@ -154,6 +159,7 @@ pub(crate) struct ConfigFile {
 #[serde(deny_unknown_fields)]
 struct NodeSection {
     dev: Option<bool>,
+    network: Option<String>,
     datadir: Option<PathBuf>,
     block_interval: Option<f64>,
     mine: Option<bool>,
@@ -410,6 +416,57 @@ pub(crate) fn config_path(args: &NodeArgs, env: EnvLookup<'_>) -> Option<PathBuf
     })
 }
 
+/// The node's network: `--dev` (or `PARTHENON_DEV`, `node.dev`) means the dev network;
+/// otherwise `--network` > `PARTHENON_NETWORK` > `node.network`; `None` when nothing says.
+pub(crate) fn network(
+    args: &NodeArgs,
+    env: EnvLookup<'_>,
+    file: &LoadedConfig,
+) -> Result<Option<Network>> {
+    let r = Resolver {
+        env,
+        file_name: file.file_name(),
+    };
+    let f = &file.file;
+    let dev = r.boolean(
+        &Names {
+            flag: "--dev",
+            env: "PARTHENON_DEV",
+            key: "node.dev",
+        },
+        args.dev,
+        true,
+        false,
+        f.node.dev,
+        false,
+    )?;
+    if dev {
+        return Ok(Some(Network::Dev));
+    }
+    let parse = |s: &str| -> Result<Network, String> {
+        Network::ALL
+            .into_iter()
+            .find(|n| n.name() == s.trim())
+            .ok_or_else(|| format!("unknown network {s:?}: expected dev, test or main"))
+    };
+    let given = r.raw(
+        &Names {
+            flag: "--network",
+            env: "PARTHENON_NETWORK",
+            key: "node.network",
+        },
+        args.network.clone(),
+        |s| Ok(s.to_string()),
+        f.node.network.clone(),
+    )?;
+    match given {
+        None => Ok(None),
+        Some((text, source)) => parse(&text)
+            .map(Some)
+            .map_err(|reason| anyhow!("{source} = {text:?}: {reason}")),
+    }
+}
+
 /// `crypto.aes`: the flag wins over the configuration file, which wins over the default.
 /// (`PARTHENON_AES=software` is read by the crypto crate and forces software regardless.)
 pub(crate) fn aes_mode(flag: Option<AesMode>, file: &ConfigFile) -> Result<AesMode> {
@@ -427,8 +484,6 @@ pub(crate) fn aes_mode(flag: Option<AesMode>, file: &ConfigFile) -> Result<AesMo
 /// A resolved `parthenon node` configuration.
 #[derive(Debug)]
 pub(crate) struct NodeSettings {
-    /// Whether the dev network was asked for (`--dev`).
-    pub(crate) dev: bool,
     /// Everything the dev node takes.
     pub(crate) config: DevNodeConfig,
 }
@@ -457,14 +512,6 @@ pub(crate) fn resolve(
         };
     }
 
-    let dev = r.boolean(
-        names!("--dev", "PARTHENON_DEV", "node.dev"),
-        args.dev,
-        true,
-        false,
-        f.node.dev,
-        false,
-    )?;
     let datadir = r
         .raw(
             names!("--datadir", "PARTHENON_DATADIR", "node.datadir"),
@@ -626,7 +673,6 @@ pub(crate) fn resolve(
     };
 
     Ok(NodeSettings {
-        dev,
         config: DevNodeConfig {
             network: params.network,
             datadir,
@@ -708,6 +754,51 @@ mod tests {
 
     fn error(argv: &[&str], env: &[(&str, &str)], text: &str) -> String {
         format!("{:#}", resolve_with(argv, env, text).unwrap_err())
+    }
+
+    fn network_with(argv: &[&str], env: &[(&str, &str)], text: &str) -> Result<Option<Network>> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = move |name: &str| env.get(name).cloned();
+        network(&args(argv), &lookup, &file(text))
+    }
+
+    #[test]
+    fn network_is_dev_flag_then_network_flag_env_file() {
+        assert_eq!(network_with(&[], &[], "").unwrap(), None);
+        assert_eq!(
+            network_with(&["--dev"], &[("PARTHENON_NETWORK", "main")], "").unwrap(),
+            Some(Network::Dev)
+        );
+        assert_eq!(
+            network_with(
+                &["--network", "test"],
+                &[("PARTHENON_NETWORK", "main")],
+                "[node]\nnetwork = \"dev\"\n"
+            )
+            .unwrap(),
+            Some(Network::Test)
+        );
+        assert_eq!(
+            network_with(
+                &[],
+                &[("PARTHENON_NETWORK", "main")],
+                "[node]\nnetwork = \"dev\"\n"
+            )
+            .unwrap(),
+            Some(Network::Main)
+        );
+        assert_eq!(
+            network_with(&[], &[], "[node]\nnetwork = \"test\"\n").unwrap(),
+            Some(Network::Test)
+        );
+        let e = format!(
+            "{:#}",
+            network_with(&[], &[("PARTHENON_NETWORK", "moon")], "").unwrap_err()
+        );
+        assert!(e.contains("PARTHENON_NETWORK") && e.contains("moon"), "{e}");
     }
 
     #[test]
@@ -922,9 +1013,13 @@ mod tests {
         };
         let a = args(&[]);
         config_path(&a, &lookup);
+        network(&a, &lookup, &file("")).unwrap();
         resolve(&a, &lookup, &file(""), None, Network::Dev.params()).unwrap();
         let asked = asked.into_inner();
-        assert_eq!(asked.len(), NODE_ENV_VARS.len(), "{asked:?}");
+        let mut distinct = asked.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), NODE_ENV_VARS.len(), "{asked:?}");
         for name in &asked {
             assert!(NODE_ENV_VARS.contains(&name.as_str()), "{name} missing");
         }
