@@ -90,9 +90,12 @@ pub enum BenchError {
     Workers(#[from] parthenon_chain::workers::WorkersError),
 }
 
-struct Generated {
-    prefix: Vec<Block>,
-    timed: Vec<Block>,
+/// A generated chain (also synced over the network by [`crate::bench_sync`]).
+pub(crate) struct Generated {
+    /// The 101 coinbase-only blocks and the fan-out block.
+    pub(crate) prefix: Vec<Block>,
+    /// The blocks of one-input-two-output transactions.
+    pub(crate) timed: Vec<Block>,
 }
 
 fn make_block(prev: BlockHash, height: u32, mut txs: Vec<Transaction>, payout: [u8; 32]) -> Block {
@@ -118,7 +121,8 @@ fn make_block(prev: BlockHash, height: u32, mut txs: Vec<Transaction>, payout: [
     block
 }
 
-fn generate(cfg: &BenchChainConfig, key: &KeyPair) -> Generated {
+/// Generates and signs the chain described by `cfg` (its `threads` and `dir` are unused).
+pub(crate) fn generate(cfg: &BenchChainConfig, key: &KeyPair) -> Generated {
     let params = Network::Dev.params();
     let me = key.public_key().to_bytes();
     let mut prev = params.genesis_block().hash();

@@ -9,11 +9,14 @@
 //! - [`dev_node`]: `parthenon node --dev`, the single-node development network with a
 //!   block every few seconds and a clean shutdown on Ctrl-C / SIGTERM;
 //! - [`bench_chain`]: `parthenon bench chain`, connecting a generated chain on disk;
+//! - [`bench_sync`]: `parthenon bench sync`, syncing a generated chain between two P2P
+//!   engines over TLS and plaintext TCP;
 //! - [`rpc`]: the JSON-RPC 2.0 server over HTTP (cookie authentication) and its client;
 //! - [`metrics`]: the Prometheus `/metrics` endpoint;
 //! - [`p2p`]: the node's peer-to-peer settings and network start-up.
 
 pub mod bench_chain;
+pub mod bench_sync;
 pub mod control;
 pub mod datadir;
 pub mod dev_node;
