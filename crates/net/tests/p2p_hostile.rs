@@ -461,3 +461,45 @@ async fn hostile_peers_over_tls_are_cut_off_while_honest_sync_continues() {
     pair.node.handle.shutdown().await;
     pair.honest.handle.shutdown().await;
 }
+
+/// A peer announces headers of blocks H does not have yet and withholds them: N first asks
+/// H (which answers `notfound`), then the withholder, drops it as a staller, and must fetch
+/// the blocks from H once H has them and announces its new tip.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_an_honest_peer_lacked_are_fetched_from_it_once_it_announces_them() {
+    let context = "blocks ahead of H";
+    let pair = Pair::start(plain).await;
+    let (tip, height) = {
+        let chain = pair.honest.state.shared.chain.read();
+        (chain.tip().header, chain.height())
+    };
+    let ahead = sync_common::build_chain(&tip, height, 5, b"ahead");
+    let mut peer = RawPeer::tcp(pair.node.addr()).await;
+    peer.handshake(context).await;
+    peer.recv_until(context, |m| {
+        matches!(m, Message::GetHeaders { .. }).then_some(())
+    })
+    .await;
+    peer.send(&Message::Headers(sync_common::headers(&ahead)))
+        .await;
+    let first = ahead[0].hash();
+    peer.recv_until(context, |m| match m {
+        Message::GetData(items) => items.iter().any(|i| i.hash == first).then_some(()),
+        _ => None,
+    })
+    .await;
+    // Withheld: N drops the peer once the stall timeout passes.
+    peer.expect_closed(context).await;
+    assert_eq!(
+        pair.node.tip(),
+        pair.honest.tip(),
+        "{context}: nothing new yet"
+    );
+
+    pair.honest.state.process(&ahead);
+    let want = ahead.last().expect("blocks").hash();
+    assert_eq!(pair.honest.tip(), want);
+    wait_for_tip(&pair.node, want, SYNC_TIMEOUT, context).await;
+    pair.node.handle.shutdown().await;
+    pair.honest.handle.shutdown().await;
+}

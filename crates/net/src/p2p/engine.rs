@@ -754,6 +754,41 @@ impl Engine {
         self.assign_downloads();
     }
 
+    /// A peer announced `announced`, blocks whose headers are held but which are not
+    /// stored yet: it has them and their ancestors now. The downloader remembers per block
+    /// the peers that answered `notfound` and never asks them again while the block stays
+    /// in its plan, so a block every connected peer once lacked would never be fetched, even
+    /// after they announce it. Planning once without those blocks (the ones not in flight)
+    /// makes the downloader forget that trouble; the full plan then puts them back.
+    fn forget_refusals(&mut self, announced: &[BlockHash]) {
+        let without = {
+            let chain = self.shared.chain.read();
+            let mut plan = self
+                .headers
+                .download_plan(&chain, self.downloader.config().window);
+            let before = plan.blocks.len();
+            plan.blocks.retain(|(height, hash)| {
+                self.downloader.holder(hash).is_some()
+                    || !announced
+                        .iter()
+                        .any(|a| self.headers.ancestor(&chain, a, *height) == Some(*hash))
+            });
+            if plan.blocks.len() == before {
+                return;
+            }
+            plan
+        };
+        for (pid, hash) in self.downloader.set_plan(without) {
+            if let Some(s) = self.slots.get_mut(&pid) {
+                s.peer.cancel_request(&Inventory {
+                    kind: InvKind::Block,
+                    hash,
+                });
+            }
+        }
+        self.replan();
+    }
+
     fn assign_downloads(&mut self) {
         let now = self.now_ms();
         let ready: Vec<PeerId> = self
@@ -990,6 +1025,7 @@ impl Engine {
     fn on_inv(&mut self, id: PeerId, items: Vec<Inventory>) {
         let mut want_headers = false;
         let mut want_txs = Vec::new();
+        let mut held = Vec::new();
         {
             let chain = self.shared.chain.read();
             let mempool = self.shared.mempool.lock();
@@ -1002,6 +1038,8 @@ impl Engine {
                     InvKind::Block => {
                         if !self.headers.knows(&chain, &item.hash) {
                             want_headers = true;
+                        } else if self.headers.contains(&item.hash) {
+                            held.push(item.hash);
                         }
                     }
                     InvKind::Tx => {
@@ -1018,6 +1056,9 @@ impl Engine {
         }
         if want_headers {
             self.request_headers(id);
+        }
+        if !held.is_empty() {
+            self.forget_refusals(&held);
         }
         if !want_txs.is_empty() {
             let now = self.now_ms();
