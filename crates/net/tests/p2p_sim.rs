@@ -16,11 +16,11 @@ mod p2p_common;
 
 use p2p_common::{mine_on, test_config, utxo_digest, NodeState};
 use parthenon_chain::replay::verify_chainstate;
-use parthenon_net::p2p;
+use parthenon_net::p2p::{self, P2pHandle};
 use parthenon_net::transport::{PeerSpec, TurmoilTransport};
 use parthenon_primitives::BlockHash;
 use std::net::Ipv4Addr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use turmoil::Sim;
 
@@ -83,6 +83,8 @@ type Trace = Vec<String>;
 struct Cluster<'a> {
     sim: Sim<'a>,
     states: Vec<NodeState>,
+    /// Each engine's handle once its host started (for diagnostics).
+    handles: Vec<Arc<Mutex<Option<P2pHandle>>>>,
     last_tips: Vec<BlockHash>,
     trace: Trace,
 }
@@ -106,8 +108,11 @@ impl Cluster<'_> {
         }
         let mut sim = builder.build();
         let states: Vec<NodeState> = (0..NODES).map(|_| NodeState::new()).collect();
+        let handles: Vec<Arc<Mutex<Option<P2pHandle>>>> =
+            (0..NODES).map(|_| Arc::default()).collect();
         for (i, state) in states.iter().enumerate() {
             let shared = state.shared.clone();
+            let slot = handles[i].clone();
             let mut cfg = test_config(seed.wrapping_add(i as u64));
             cfg.listen = Some((Ipv4Addr::UNSPECIFIED, PORT).into());
             cfg.addnode = (0..NODES)
@@ -119,12 +124,14 @@ impl Cluster<'_> {
             sim.host(name(i), move || {
                 let cfg = cfg.clone();
                 let shared = shared.clone();
+                let slot = slot.clone();
                 async move {
                     let transport =
                         TurmoilTransport::new().with_connect_timeout(Duration::from_secs(2));
                     let node = p2p::start(cfg, shared, Arc::new(transport)).await?;
                     // The engine stops when every handle is gone: keep this one.
                     let handle = node.handle;
+                    *slot.lock().unwrap() = Some(handle.clone());
                     let _ = node.task.await;
                     drop(handle);
                     Ok(())
@@ -135,6 +142,7 @@ impl Cluster<'_> {
         Cluster {
             sim,
             states,
+            handles,
             last_tips: vec![genesis; NODES],
             trace: Vec::new(),
         }
@@ -175,7 +183,23 @@ impl Cluster<'_> {
             }
             if self.sim.elapsed() >= end {
                 let tips: Vec<String> = (0..NODES)
-                    .map(|i| format!("node{i}@{} {}", self.states[i].height(), self.tip(i)))
+                    .map(|i| {
+                        let counters = self.handles[i].lock().unwrap().as_ref().map(|h| {
+                            let c = h.counters();
+                            format!(
+                                "in {} out {} bans {} disconnects {}",
+                                c.peers_inbound(),
+                                c.peers_outbound(),
+                                c.bans(),
+                                c.disconnects()
+                            )
+                        });
+                        format!(
+                            "node{i}@{} {} peers {counters:?}",
+                            self.states[i].height(),
+                            self.tip(i)
+                        )
+                    })
                     .collect();
                 panic!("not {what} after {limit:?} of simulated time; tips: {tips:#?}");
             }
