@@ -66,6 +66,15 @@ impl RawPeer {
         }
     }
 
+    fn from_stream(stream: BoxedStream) -> Self {
+        RawPeer {
+            stream,
+            decoder: FrameDecoder::new(magic()),
+            pending: Vec::new(),
+            buf: vec![0; 64 * 1024],
+        }
+    }
+
     async fn tcp(addr: SocketAddr) -> Self {
         Self::connect(&TcpTransport::new(), addr).await
     }
@@ -502,4 +511,80 @@ async fn blocks_an_honest_peer_lacked_are_fetched_from_it_once_it_announces_them
     wait_for_tip(&pair.node, want, SYNC_TIMEOUT, context).await;
     pair.node.handle.shutdown().await;
     pair.honest.handle.shutdown().await;
+}
+
+/// A peer asks for many blocks and never reads: N's send queue to it fills, N drops it
+/// (without a ban: not reading is not an offence) and closes the socket, so writes from
+/// the peer soon fail; N keeps answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_that_never_reads_is_dropped_and_its_socket_closed() {
+    let context = "peer that never reads";
+    let state = NodeState::new();
+    state.mine(128, 1);
+    let hashes: Vec<Inventory> = {
+        let chain = state.shared.chain.read();
+        (1..=128)
+            .map(|h| Inventory {
+                kind: InvKind::Block,
+                hash: chain.hash_at(h).expect("active height"),
+            })
+            .collect()
+    };
+    let mut cfg = test_config(4);
+    cfg.listen = Some(listen_any());
+    cfg.max_outbound = 0;
+    let node = TestNode::start(cfg, state, plain()).await;
+
+    // A small receive buffer: N's writes back up quickly.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4_096).expect("receive buffer");
+    let stream = socket.connect(node.addr()).await.expect("connect");
+    let mut peer = RawPeer::from_stream(Box::new(stream));
+    peer.handshake(context).await;
+    let one = encode_frame(magic(), &Message::GetData(hashes));
+    // 1,500 requests of 128 blocks each (within the rate limit's burst): far more than
+    // the socket buffers and the send queue hold.
+    let requests: Vec<u8> = one
+        .iter()
+        .copied()
+        .cycle()
+        .take(one.len() * 1_500)
+        .collect();
+    peer.send_bytes(&requests).await;
+    wait_until(
+        &format!("{context}: N dropped the peer"),
+        CLOSE_TIMEOUT,
+        || async {
+            node.handle
+                .peers()
+                .await
+                .expect("engine answers")
+                .is_empty()
+        },
+    )
+    .await;
+    let bans = node.handle.banned().await.expect("engine answers");
+    assert!(bans.is_empty(), "{context}: not banned, got {bans:?}");
+    assert_eq!(
+        node.handle.counters().disconnects(),
+        1,
+        "{context}: one disconnect"
+    );
+    // Still without reading: N's end is closed, so writing soon fails.
+    let ping = encode_frame(magic(), &Message::Ping(7));
+    let closed = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        loop {
+            if peer.stream.write_all(&ping).await.is_err() || peer.stream.flush().await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "{context}: N still holds the socket open {CLOSE_TIMEOUT:?} after dropping the peer"
+    );
+    node.assert_responsive(context).await;
+    node.handle.shutdown().await;
 }
