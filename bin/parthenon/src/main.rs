@@ -250,6 +250,9 @@ struct BenchSyncArgs {
     /// The syncing node skips signature checks (isolates transport and storage).
     #[arg(long)]
     skip_signatures: bool,
+    /// Rounds of the runs (rotating their order); figures are the median round.
+    #[arg(long, default_value_t = parthenon_node::bench_sync::DEFAULT_ROUNDS)]
+    rounds: usize,
     /// Directory for the temporary stores (default: system temp dir).
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -625,8 +628,8 @@ fn wallet(cmd: WalletCommand) -> Result<ExitCode> {
 
 fn bench_sync(a: BenchSyncArgs) -> Result<ExitCode> {
     use parthenon_node::bench_sync::{self, BenchSyncConfig};
-    if a.blocks == 0 || a.txs_per_block == 0 {
-        bail!("--blocks and --txs-per-block must be at least 1");
+    if a.blocks == 0 || a.txs_per_block == 0 || a.rounds == 0 {
+        bail!("--blocks, --txs-per-block and --rounds must be at least 1");
     }
     let cfg = BenchSyncConfig {
         blocks: a.blocks,
@@ -634,6 +637,7 @@ fn bench_sync(a: BenchSyncArgs) -> Result<ExitCode> {
         threads: a.threads.unwrap_or_else(cores),
         check_signatures: !a.skip_signatures,
         dir: a.dir,
+        rounds: a.rounds,
     };
     let quiet = a.json;
     let report = bench_sync::run(&cfg, &mut |line| {

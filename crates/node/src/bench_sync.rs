@@ -16,6 +16,9 @@
 //!    source's tip. Headers-first sync, block download, validation and storage are all in
 //!    the figure.
 //!
+//! The three runs are repeated `rounds` times, the order rotating each round (so none
+//! always runs first on a warm or cold machine); each figure is the median round.
+//!
 //! Reported: seconds, blocks/s and transactions/s (non-coinbase) of each run, the bytes the
 //! destination received, and the ratios TLS / plaintext and plaintext / local import (of
 //! times: above 1 means slower).
@@ -42,6 +45,8 @@ pub const DEFAULT_BLOCKS: usize = 2_000;
 pub const DEFAULT_TXS_PER_BLOCK: usize = 100;
 /// A sync that takes longer than this is reported as a failure.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Default rounds.
+pub const DEFAULT_ROUNDS: usize = 3;
 /// How often the destination's tip is read during a sync.
 const POLL: Duration = Duration::from_millis(5);
 
@@ -59,6 +64,9 @@ pub struct BenchSyncConfig {
     pub check_signatures: bool,
     /// Where to put the temporary data directories (default: the system temp dir).
     pub dir: Option<PathBuf>,
+    /// Rounds of the three runs (the order rotates each round); each figure is the
+    /// median round.
+    pub rounds: usize,
 }
 
 /// One timed sync (or the local import baseline).
@@ -66,8 +74,10 @@ pub struct BenchSyncConfig {
 pub struct SyncRun {
     /// `local import`, `plaintext TCP` or `TLS 1.3`.
     pub mode: String,
-    /// Seconds until the destination's tip was the source's tip.
+    /// Seconds until the destination's tip was the source's tip (the median round).
     pub seconds: f64,
+    /// Seconds of every round, in round order.
+    pub rounds_seconds: Vec<f64>,
     /// Blocks connected per second.
     pub blocks_per_s: f64,
     /// Non-coinbase transactions connected per second.
@@ -93,7 +103,9 @@ pub struct BenchSyncReport {
     pub check_signatures: bool,
     /// Seconds spent generating and signing the chain.
     pub generate_seconds: f64,
-    /// Local import, plaintext TCP, TLS 1.3.
+    /// Rounds of the three runs.
+    pub rounds: usize,
+    /// Local import, plaintext TCP, TLS 1.3 (figures of the median round).
     pub runs: Vec<SyncRun>,
     /// TLS sync time / plaintext sync time.
     pub tls_over_plaintext: f64,
@@ -207,10 +219,20 @@ fn import(chain: &mut Chainstate, blocks: Vec<Block>) -> Result<(), BenchSyncErr
     Ok(())
 }
 
-fn run_figures(mode: &str, seconds: f64, blocks: usize, txs: usize, bytes: Option<u64>) -> SyncRun {
+fn run_figures(
+    mode: &str,
+    rounds_seconds: Vec<f64>,
+    blocks: usize,
+    txs: usize,
+    bytes: Option<u64>,
+) -> SyncRun {
+    let mut sorted = rounds_seconds.clone();
+    sorted.sort_by(f64::total_cmp);
+    let seconds = sorted[sorted.len() / 2];
     SyncRun {
         mode: mode.to_string(),
         seconds,
+        rounds_seconds,
         blocks_per_s: blocks as f64 / seconds,
         txs_per_s: txs as f64 / seconds,
         bytes_received: bytes,
@@ -336,45 +358,64 @@ pub fn run(
     let target_height = source.height();
     let source = Arc::new(RwLock::new(source));
 
-    let mut runs = Vec::new();
-    progress("baseline: connecting the same blocks from memory into a fresh chainstate…");
-    {
-        let dir = temp_dir(cfg, "parthenon-bench-sync-local-")?;
-        let mut chain = open_chain(&dir, cfg.threads, cfg.check_signatures)?;
-        let t = Instant::now();
-        import(&mut chain, blocks)?;
-        let seconds = t.elapsed().as_secs_f64();
-        runs.push(run_figures(
-            "local import",
-            seconds,
-            block_count,
-            transactions,
-            None,
-        ));
-    }
-
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(BenchSyncError::Runtime)?;
-    for mode in [Mode::Plaintext, Mode::Tls] {
-        progress(&format!(
-            "syncing {} blocks over {} from a source engine into an empty one…",
-            target_height,
-            mode.label()
-        ));
-        let dir = temp_dir(cfg, "parthenon-bench-sync-dest-")?;
-        let dest = open_chain(&dir, cfg.threads, cfg.check_signatures)?;
-        let (seconds, bytes) =
-            runtime.block_on(sync_over(mode, source.clone(), dest, target, target_height))?;
-        runs.push(run_figures(
-            mode.label(),
-            seconds,
+    // Seconds of each round: local import, plaintext, TLS; and the bytes received.
+    let mut seconds: [Vec<f64>; 3] = Default::default();
+    let mut bytes: [u64; 3] = [0; 3];
+    let rounds = cfg.rounds.max(1);
+    for round in 0..rounds {
+        for k in 0..3 {
+            let which = (round + k) % 3;
+            let dir = temp_dir(cfg, "parthenon-bench-sync-dest-")?;
+            let mut dest = open_chain(&dir, cfg.threads, cfg.check_signatures)?;
+            if which == 0 {
+                progress(&format!(
+                    "round {}/{rounds}: baseline, connecting the same blocks from memory into a fresh chainstate…",
+                    round + 1
+                ));
+                let blocks = blocks.clone();
+                let t = Instant::now();
+                import(&mut dest, blocks)?;
+                seconds[0].push(t.elapsed().as_secs_f64());
+                continue;
+            }
+            let mode = if which == 1 {
+                Mode::Plaintext
+            } else {
+                Mode::Tls
+            };
+            progress(&format!(
+                "round {}/{rounds}: syncing {target_height} blocks over {} from a source engine into an empty one…",
+                round + 1,
+                mode.label()
+            ));
+            let (secs, received) =
+                runtime.block_on(sync_over(mode, source.clone(), dest, target, target_height))?;
+            seconds[which].push(secs);
+            bytes[which] = received;
+        }
+    }
+    let [local, plain, tls] = seconds;
+    let runs = vec![
+        run_figures("local import", local, block_count, transactions, None),
+        run_figures(
+            Mode::Plaintext.label(),
+            plain,
             block_count,
             transactions,
-            Some(bytes),
-        ));
-    }
+            Some(bytes[1]),
+        ),
+        run_figures(
+            Mode::Tls.label(),
+            tls,
+            block_count,
+            transactions,
+            Some(bytes[2]),
+        ),
+    ];
     let secs = |label: &str| {
         runs.iter()
             .find(|r| r.mode == label)
@@ -391,6 +432,7 @@ pub fn run(
         threads: cfg.threads,
         check_signatures: cfg.check_signatures,
         generate_seconds,
+        rounds,
         runs,
         tls_over_plaintext,
         plaintext_over_local,
@@ -401,7 +443,7 @@ pub fn run(
 pub fn render_table(report: &BenchSyncReport) -> String {
     let mut out = format!(
         "bench sync: {} blocks ({} transactions, {:.1} MB), one peer over loopback, \
-         destination on fjall with {} signature threads, signatures {}\n",
+         destination on fjall with {} signature threads, signatures {}, median of {} rounds\n",
         report.blocks,
         report.transactions,
         report.chain_bytes as f64 / 1e6,
@@ -410,20 +452,27 @@ pub fn render_table(report: &BenchSyncReport) -> String {
             "checked"
         } else {
             "not checked"
-        }
+        },
+        report.rounds
     );
     out.push_str(&format!(
-        "{:<16} {:>10} {:>12} {:>12} {:>14}\n",
-        "run", "seconds", "blocks/s", "tx/s", "MB received"
+        "{:<16} {:>10} {:>12} {:>12} {:>14}  {}\n",
+        "run", "seconds", "blocks/s", "tx/s", "MB received", "every round (s)"
     ));
     for r in &report.runs {
         let mb = r
             .bytes_received
             .map(|b| format!("{:.1}", b as f64 / 1e6))
             .unwrap_or_else(|| "-".to_string());
+        let rounds: Vec<String> = r.rounds_seconds.iter().map(|s| format!("{s:.2}")).collect();
         out.push_str(&format!(
-            "{:<16} {:>10.2} {:>12.0} {:>12.0} {:>14}\n",
-            r.mode, r.seconds, r.blocks_per_s, r.txs_per_s, mb
+            "{:<16} {:>10.2} {:>12.0} {:>12.0} {:>14}  {}\n",
+            r.mode,
+            r.seconds,
+            r.blocks_per_s,
+            r.txs_per_s,
+            mb,
+            rounds.join(" ")
         ));
     }
     out.push_str(&format!(
@@ -446,6 +495,7 @@ mod tests {
             threads: 0,
             check_signatures: true,
             dir: Some(dir.path().to_path_buf()),
+            rounds: 2,
         };
         let report = run(&cfg, &mut |_| {}).unwrap();
         assert_eq!(report.blocks, 102 + 3);
@@ -458,6 +508,7 @@ mod tests {
             assert!(r.bytes_received.unwrap() > report.chain_bytes, "{r:?}");
         }
         assert!(report.runs.iter().all(|r| r.blocks_per_s > 0.0));
+        assert!(report.runs.iter().all(|r| r.rounds_seconds.len() == 2));
         let table = render_table(&report);
         assert!(table.contains("TLS / plaintext time"), "{table}");
     }
