@@ -3,12 +3,13 @@
 //! The node under test, N, listens and keeps a manual connection to an honest node H that
 //! has a 300-block chain. A raw test peer, writing hand-made bytes, connects to N and
 //! misbehaves in one way per scenario: garbage bytes, a wrong magic, a bad checksum, a
-//! header declaring a 4 GiB payload, an invalid block N asked for, 10,000 unsolicited
-//! messages, and (against a fresh node) a valid header chain whose blocks it never
-//! delivers. After each scenario N must have closed the socket, banned 127.0.0.1 where the
-//! offence warrants a ban, still answer its handle, and still follow H's chain. All test
-//! peers are 127.0.0.1, so bans are cleared between scenarios; H is a manual peer, which N
-//! dials even while its address is banned.
+//! header declaring a 4 GiB payload, an invalid block N asked for, a header without proof
+//! of work, 10,000 unsolicited messages; against fresh nodes, a valid header chain whose
+//! blocks it never delivers, and requests for blocks it never reads. After each scenario N
+//! must have closed the socket, banned 127.0.0.1 where the offence warrants a ban, still
+//! answer its handle, and still follow H's chain. All test peers are 127.0.0.1, so bans are
+//! cleared between scenarios; H is a manual peer, which N dials even while its address is
+//! banned.
 
 mod sync_common;
 
@@ -20,6 +21,7 @@ use parthenon_net::message::{InvKind, Inventory, Message, VersionMessage};
 use parthenon_net::peer::PROTOCOL_VERSION;
 use parthenon_net::tls::{NodeIdentity, TlsTransport};
 use parthenon_net::transport::{BoxedStream, PeerSpec, TcpTransport, Transport};
+use parthenon_primitives::pow::check_proof_of_work;
 use parthenon_primitives::{Block, BlockHeader, Network};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -216,6 +218,20 @@ fn block_with_bad_merkle_root(state: &NodeState) -> Block {
     block
 }
 
+/// A header on `state`'s tip whose hash misses the target its bits set.
+fn header_without_work(state: &NodeState) -> BlockHeader {
+    let (tip, height) = {
+        let chain = state.shared.chain.read();
+        (chain.tip().header, chain.height())
+    };
+    let limit = params().pow_limit_bits;
+    let mut header = unmined(&tip, height + 1, limit, tip.time + 1, b"no work").header;
+    while check_proof_of_work(&header.hash(), header.bits, limit).is_ok() {
+        header.nonce += 1;
+    }
+    header
+}
+
 /// The two nodes of the hostile tests: H with 300 blocks, N synced from it.
 struct Pair {
     honest: TestNode,
@@ -337,6 +353,20 @@ async fn hostile_peers_are_disconnected_and_banned_while_honest_sync_continues()
             != Some(false),
         "{context}: the bad block is not stored as valid"
     );
+    pair.check_after(context, true).await;
+
+    // A header that does not meet its proof-of-work target, sent as the answer to
+    // N's `getheaders`: an invalid header is as bad as an invalid block.
+    let context = "header without proof of work";
+    let header = header_without_work(&pair.honest.state);
+    let mut peer = RawPeer::tcp(n).await;
+    peer.handshake(context).await;
+    peer.recv_until(context, |m| {
+        matches!(m, Message::GetHeaders { .. }).then_some(())
+    })
+    .await;
+    peer.send(&Message::Headers(vec![header])).await;
+    peer.expect_closed(context).await;
     pair.check_after(context, true).await;
 
     // 10,000 unsolicited transactions after a proper handshake.
