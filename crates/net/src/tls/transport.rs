@@ -174,6 +174,10 @@ impl<T: Transport> TlsTransport<T> {
     /// be valid now, and name `peer.host` (a DNS name or IP address), which is also sent as
     /// SNI; if `peer.pin` is set, the certificate must be the pinned one as well. A failed
     /// check is a [`TransportError::TlsHandshake`] (or [`TransportError::PinMismatch`]).
+    ///
+    /// Without [`with_trust_roots`](Self::with_trust_roots), the first verified dial reads
+    /// the system store ([`TrustRoots::system`]: blocking file I/O, once per transport); an
+    /// empty store makes every verified dial fail with [`TransportError::NoTrustRoots`].
     pub fn dial_verified<'a>(&'a self, peer: &'a PeerSpec) -> TransportFuture<'a, Connection> {
         Box::pin(async move {
             let webpki = self

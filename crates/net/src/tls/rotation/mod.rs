@@ -510,3 +510,71 @@ impl ResolvesServerCert for RotatingResolver {
         Some(self.shared.served.load().certified.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rotator_in(dir: &Path) -> CertRotator {
+        let pair = generate_self_signed(&["node.example".into()], 30).unwrap();
+        write_pem_pair(&dir.join("tls.crt"), &dir.join("tls.key"), &pair).unwrap();
+        CertRotator::start(RotatorConfig::new(CertSource::Dir(dir.to_owned()))).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_watcher_task_ends_with_the_last_handle() {
+        let dir = tempfile::tempdir().unwrap();
+        let rotator = rotator_in(dir.path());
+        let clone = rotator.clone();
+        let shared = Arc::downgrade(&rotator.shared);
+        drop(rotator);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(shared.upgrade().is_some(), "a clone still runs it");
+        drop(clone);
+        // The aborted task drops its reference when the runtime next polls it.
+        for _ in 0..100 {
+            if shared.upgrade().is_none() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the watcher task still holds the shared state");
+    }
+
+    #[tokio::test]
+    async fn after_shutdown_changes_are_not_picked_up_but_the_pair_is_still_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = RotatorConfig::new(CertSource::Dir(dir.path().to_owned()));
+        config.debounce = Duration::from_millis(10);
+        let pair = generate_self_signed(&[], 30).unwrap();
+        write_pem_pair(
+            &dir.path().join("tls.crt"),
+            &dir.path().join("tls.key"),
+            &pair,
+        )
+        .unwrap();
+        let rotator = CertRotator::start(config).unwrap();
+        let before = rotator.fingerprint();
+        rotator.shutdown();
+        let newer = generate_self_signed(&[], 60).unwrap();
+        write_pem_pair(
+            &dir.path().join("tls.crt"),
+            &dir.path().join("tls.key"),
+            &newer,
+        )
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(rotator.fingerprint(), before);
+        assert_eq!(rotator.status().reloads, ReloadCounts::default());
+    }
+
+    #[test]
+    fn starting_outside_a_runtime_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = RotatorConfig::new(CertSource::Dir(dir.path().to_owned()));
+        assert!(matches!(
+            CertRotator::start(config),
+            Err(RotationError::NoRuntime)
+        ));
+    }
+}
