@@ -87,6 +87,31 @@ pub enum CertSource {
 }
 
 impl CertSource {
+    /// The source an operator's settings name: `cert_file` and `key_file` together, or
+    /// `cert_dir`, or neither (the node's own pair under `datadir`). Giving only one of the
+    /// two files, or files and a directory, is an error.
+    pub fn from_settings(
+        datadir: &Path,
+        cert_file: Option<PathBuf>,
+        key_file: Option<PathBuf>,
+        cert_dir: Option<PathBuf>,
+    ) -> Result<Self, RotationError> {
+        match (cert_file, key_file, cert_dir) {
+            (None, None, None) => Ok(Self::DataDir(datadir.to_owned())),
+            (Some(cert_file), Some(key_file), None) => Ok(Self::Files {
+                cert_file,
+                key_file,
+            }),
+            (None, None, Some(dir)) => Ok(Self::Dir(dir)),
+            (_, _, Some(_)) => Err(RotationError::Settings {
+                reason: "give either cert_dir or cert_file + key_file, not both",
+            }),
+            _ => Err(RotationError::Settings {
+                reason: "cert_file and key_file go together",
+            }),
+        }
+    }
+
     /// The certificate and key paths this source names. For [`CertSource::Dir`] the first
     /// pair of [`DIR_FILE_NAMES`] of which either file exists; for
     /// [`CertSource::DataDir`] the paths only (nothing is generated here).
@@ -157,6 +182,12 @@ pub enum RotationError {
     NoPairInDir {
         /// The directory.
         dir: PathBuf,
+    },
+    /// The certificate settings contradict each other ([`CertSource::from_settings`]).
+    #[error("TLS certificate settings: {reason}")]
+    Settings {
+        /// What is wrong.
+        reason: &'static str,
     },
     /// [`CertRotator::start`] was called outside a tokio runtime.
     #[error("the certificate rotator must be started inside a tokio runtime")]
@@ -566,6 +597,37 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(rotator.fingerprint(), before);
         assert_eq!(rotator.status().reloads, ReloadCounts::default());
+    }
+
+    #[test]
+    fn settings_name_one_source() {
+        let dd = Path::new("/data");
+        let p = |s: &str| Some(PathBuf::from(s));
+        assert_eq!(
+            CertSource::from_settings(dd, None, None, None).unwrap(),
+            CertSource::DataDir(dd.to_owned())
+        );
+        assert_eq!(
+            CertSource::from_settings(dd, p("c"), p("k"), None).unwrap(),
+            CertSource::Files {
+                cert_file: "c".into(),
+                key_file: "k".into()
+            }
+        );
+        assert_eq!(
+            CertSource::from_settings(dd, None, None, p("d")).unwrap(),
+            CertSource::Dir("d".into())
+        );
+        for (c, k, d) in [
+            (p("c"), None, None),
+            (None, p("k"), None),
+            (p("c"), p("k"), p("d")),
+        ] {
+            assert!(matches!(
+                CertSource::from_settings(dd, c, k, d),
+                Err(RotationError::Settings { .. })
+            ));
+        }
     }
 
     #[test]
