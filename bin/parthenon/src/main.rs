@@ -1,5 +1,6 @@
 //! `parthenon`: the ParthenonChain full node and its tools.
 
+mod cert_cmd;
 mod crypto_cmd;
 mod devnet;
 mod passphrase;
@@ -55,6 +56,9 @@ enum Command {
     /// BIP-340 signatures: sign, verify one, verify a file as a batch.
     #[command(subcommand)]
     Crypto(CryptoCommand),
+    /// TLS certificates: generate a self-signed pair, show one, check its expiry.
+    #[command(subcommand)]
+    Cert(cert_cmd::CertCommand),
 }
 
 #[derive(Subcommand)]
@@ -326,6 +330,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let _ = AES_FLAG.set(cli.aes);
     match cli.command {
         Command::Crypto(c) => crypto(c),
+        Command::Cert(c) => cert_cmd::run(c),
         Command::Bench(BenchCommand::Crypto { json, quick }) => {
             crypto_cmd::bench(json, quick, cli_aes())
         }

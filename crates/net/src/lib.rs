@@ -24,7 +24,8 @@
 //!   ([`TcpTransport`]) or turmoil's simulated network (`TurmoilTransport`, feature `sim`);
 //! - [`tls`]: TLS 1.3 (rustls, ring) over any transport, [`TlsTransport`], and the node's
 //!   self-signed certificate, [`NodeIdentity`], whose fingerprint peers pin
-//!   (`HOST:PORT#FINGERPRINT`).
+//!   (`HOST:PORT#FINGERPRINT`); certificate rotation from files without a restart
+//!   ([`tls::CertRotator`]), and public-CA dials ([`TlsTransport::dial_verified`]).
 //!
 //! Invariants:
 //! - every decoder is bounded: a frame's payload is at most [`MAX_MESSAGE_SIZE`] (checked

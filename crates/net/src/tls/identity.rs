@@ -333,7 +333,7 @@ fn exists(path: &Path) -> Result<bool, IdentityError> {
 
 /// Writes `bytes` to `path` with `mode`, atomically: a temporary file beside it, fsynced,
 /// renamed over `path`, then the directory fsynced so the rename is durable.
-fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), IdentityError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), IdentityError> {
     let write_error = |source| IdentityError::Write {
         path: path.to_owned(),
         source,

@@ -2,20 +2,23 @@
 
 use super::crypto_provider;
 use super::identity::NodeIdentity;
-use super::verifier::{pin_mismatch_in, PeerCertVerifier};
+use super::roots::TrustRoots;
+use super::rotation::CertRotator;
+use super::verifier::{pin_mismatch_in, PeerCertVerifier, VerifiedPeerVerifier};
 use crate::transport::{
     BoxedListener, CertFingerprint, Connection, ConnectionSecurity, Direction, Listener, PeerSpec,
     Transport, TransportError, TransportFuture,
 };
-use rustls::client::Resumption;
+use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::ServerName;
-use rustls::server::NoServerSessionStorage;
+use rustls::server::{NoServerSessionStorage, ResolvesServerCert};
 use rustls::sign::SingleCertAndKey;
 use rustls::{ClientConfig, ServerConfig};
 use std::fmt;
+use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
@@ -41,14 +44,24 @@ pub enum TlsSetupError {
         #[source]
         source: rustls::Error,
     },
+    /// The trust roots cannot make a certificate verifier (none given).
+    #[error("cannot verify peers against the trust roots: {source}")]
+    Verifier {
+        /// What rustls said.
+        #[source]
+        source: rustls::client::VerifierBuilderError,
+    },
 }
 
 /// TLS 1.3 over a base transport: real TCP for a node, turmoil in the simulation.
 ///
-/// Outbound, it accepts any self-signed certificate, or only the pinned one when the
-/// [`PeerSpec`] has a pin, and always verifies the handshake signature; the connection reports
-/// the server's [`CertFingerprint`]. Inbound, it serves the node's [`NodeIdentity`] and asks
-/// for no client certificate. Listeners run handshakes concurrently (up to
+/// Outbound, [`dial`](Transport::dial) accepts any self-signed certificate, or only the pinned
+/// one when the [`PeerSpec`] has a pin, and always verifies the handshake signature; the
+/// connection reports the server's [`CertFingerprint`]. [`dial_verified`](Self::dial_verified)
+/// instead verifies a host-named peer's certificate chain and name against trust roots
+/// (public-CA mode). Inbound, it serves the node's [`NodeIdentity`] ([`new`](Self::new)) or
+/// whatever pair a [`CertRotator`] has in service ([`with_rotator`](Self::with_rotator)), and
+/// asks for no client certificate. Listeners run handshakes concurrently (up to
 /// [`MAX_PENDING_HANDSHAKES`]), so a stalled peer does not hold up the others.
 pub struct TlsTransport<T> {
     base: T,
@@ -57,12 +70,46 @@ pub struct TlsTransport<T> {
     algorithms: WebPkiSupportedAlgorithms,
     server_name: ServerName<'static>,
     handshake_timeout: Duration,
-    fingerprint: CertFingerprint,
+    local: LocalCert,
+    /// The webpki verifier of verified dials: set by [`Self::with_trust_roots`], else made
+    /// from the system store on the first verified dial (`None`: no roots there).
+    verified: OnceLock<Option<Arc<WebPkiServerVerifier>>>,
+}
+
+/// The certificate a transport serves.
+enum LocalCert {
+    /// Always the same.
+    Fixed(CertFingerprint),
+    /// Whatever the rotator has in service (the handle also keeps its watcher running).
+    Rotating(CertRotator),
 }
 
 impl<T: Transport> TlsTransport<T> {
     /// TLS over `base`, serving `identity`, with the [`DEFAULT_HANDSHAKE_TIMEOUT`].
     pub fn new(base: T, identity: &NodeIdentity) -> Result<Self, TlsSetupError> {
+        Self::build(
+            base,
+            Arc::new(SingleCertAndKey::from(identity.certified_key().clone())),
+            LocalCert::Fixed(identity.fingerprint()),
+        )
+    }
+
+    /// TLS over `base`, serving the pair `rotator` has in service at each handshake, with the
+    /// [`DEFAULT_HANDSHAKE_TIMEOUT`]. The transport holds a clone of the rotator, so its
+    /// watcher keeps running while the transport lives.
+    pub fn with_rotator(base: T, rotator: &CertRotator) -> Result<Self, TlsSetupError> {
+        Self::build(
+            base,
+            rotator.resolver(),
+            LocalCert::Rotating(rotator.clone()),
+        )
+    }
+
+    fn build(
+        base: T,
+        resolver: Arc<dyn ResolvesServerCert>,
+        local: LocalCert,
+    ) -> Result<Self, TlsSetupError> {
         let provider = crypto_provider();
         let algorithms = provider.signature_verification_algorithms;
         let config_error = |source| TlsSetupError::Config { source };
@@ -81,9 +128,7 @@ impl<T: Transport> TlsTransport<T> {
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(config_error)?
             .with_no_client_auth()
-            .with_cert_resolver(Arc::new(SingleCertAndKey::from(
-                identity.certified_key().clone(),
-            )));
+            .with_cert_resolver(resolver);
         server.session_storage = Arc::new(NoServerSessionStorage {});
         server.send_tls13_tickets = 0;
 
@@ -95,7 +140,8 @@ impl<T: Transport> TlsTransport<T> {
             server_name: ServerName::try_from(SERVER_NAME)
                 .expect("SERVER_NAME is a valid DNS name"),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
-            fingerprint: identity.fingerprint(),
+            local,
+            verified: OnceLock::new(),
         })
     }
 
@@ -105,9 +151,53 @@ impl<T: Transport> TlsTransport<T> {
         self
     }
 
-    /// The fingerprint of the certificate this transport serves.
+    /// Sets the certificate authorities [`dial_verified`](Self::dial_verified) trusts, in
+    /// place of the system store it loads otherwise (give `TrustRoots::system()` plus extra
+    /// roots to trust both).
+    pub fn with_trust_roots(mut self, roots: TrustRoots) -> Result<Self, TlsSetupError> {
+        let verifier = webpki_verifier(roots)?;
+        self.verified = OnceLock::from(Some(verifier));
+        Ok(self)
+    }
+
+    /// The fingerprint of the certificate this transport serves (with a rotator, the one in
+    /// service now).
     pub fn local_fingerprint(&self) -> CertFingerprint {
-        self.fingerprint
+        match &self.local {
+            LocalCert::Fixed(fingerprint) => *fingerprint,
+            LocalCert::Rotating(rotator) => rotator.fingerprint(),
+        }
+    }
+
+    /// Dials a peer in public-CA mode: the peer's certificate chain must lead to one of the
+    /// trust roots ([`with_trust_roots`](Self::with_trust_roots), else the system store),
+    /// be valid now, and name `peer.host` (a DNS name or IP address), which is also sent as
+    /// SNI; if `peer.pin` is set, the certificate must be the pinned one as well. A failed
+    /// check is a [`TransportError::TlsHandshake`] (or [`TransportError::PinMismatch`]).
+    ///
+    /// Without [`with_trust_roots`](Self::with_trust_roots), the first verified dial reads
+    /// the system store ([`TrustRoots::system`]: blocking file I/O, once per transport); an
+    /// empty store makes every verified dial fail with [`TransportError::NoTrustRoots`].
+    pub fn dial_verified<'a>(&'a self, peer: &'a PeerSpec) -> TransportFuture<'a, Connection> {
+        Box::pin(async move {
+            let webpki = self
+                .verified
+                .get_or_init(|| webpki_verifier(TrustRoots::system()).ok())
+                .clone()
+                .ok_or_else(|| TransportError::NoTrustRoots { peer: peer.addr() })?;
+            let server_name = ServerName::try_from(peer.host.clone()).map_err(|error| {
+                TransportError::Connect {
+                    peer: peer.addr(),
+                    source: io::Error::new(io::ErrorKind::InvalidInput, error),
+                }
+            })?;
+            let mut config = (*self.client).clone();
+            config.enable_sni = true;
+            config
+                .dangerous()
+                .set_certificate_verifier(Arc::new(VerifiedPeerVerifier::new(webpki, peer.pin)));
+            self.dial_with(peer, Arc::new(config), server_name).await
+        })
     }
 
     /// The client configuration for a dial: the shared one, or a copy whose verifier holds
@@ -127,12 +217,74 @@ impl<T: Transport> TlsTransport<T> {
             }
         }
     }
+
+    /// Dials `peer` over the base transport and runs the client handshake with `config`.
+    async fn dial_with(
+        &self,
+        peer: &PeerSpec,
+        config: Arc<ClientConfig>,
+        server_name: ServerName<'static>,
+    ) -> Result<Connection, TransportError> {
+        // The base transport carries bytes only; the pin is checked here.
+        let unpinned = PeerSpec {
+            pin: None,
+            ..peer.clone()
+        };
+        let conn = self.base.dial(&unpinned).await?;
+        let peer_addr = conn.peer_addr;
+        let connector = TlsConnector::from(config);
+        let handshake = connector.connect(server_name, conn.stream);
+        let tls = match tokio::time::timeout(self.handshake_timeout, handshake).await {
+            Err(_elapsed) => {
+                return Err(TransportError::HandshakeTimeout {
+                    peer: peer_addr,
+                    direction: Direction::Outbound,
+                    after: self.handshake_timeout,
+                })
+            }
+            Ok(Err(source)) => {
+                return Err(match pin_mismatch_in(&source) {
+                    Some(mismatch) => TransportError::PinMismatch {
+                        peer: peer_addr,
+                        expected: mismatch.expected,
+                        actual: mismatch.actual,
+                    },
+                    None => TransportError::TlsHandshake {
+                        peer: peer_addr,
+                        direction: Direction::Outbound,
+                        source,
+                    },
+                })
+            }
+            Ok(Ok(tls)) => tls,
+        };
+        let peer_fingerprint = tls
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .map(|cert| CertFingerprint::of(cert.as_ref()));
+        Ok(Connection {
+            stream: Box::new(tls),
+            peer_addr,
+            local_addr: conn.local_addr,
+            direction: Direction::Outbound,
+            security: ConnectionSecurity::Tls { peer_fingerprint },
+        })
+    }
 }
 
-impl<T> fmt::Debug for TlsTransport<T> {
+/// A webpki verifier over `roots` with the ring provider.
+fn webpki_verifier(roots: TrustRoots) -> Result<Arc<WebPkiServerVerifier>, TlsSetupError> {
+    WebPkiServerVerifier::builder_with_provider(Arc::new(roots.into_store()), crypto_provider())
+        .build()
+        .map_err(|source| TlsSetupError::Verifier { source })
+}
+
+impl<T: Transport> fmt::Debug for TlsTransport<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsTransport")
-            .field("fingerprint", &self.fingerprint)
+            .field("fingerprint", &self.local_fingerprint())
             .field("handshake_timeout", &self.handshake_timeout)
             .finish_non_exhaustive()
     }
@@ -140,54 +292,7 @@ impl<T> fmt::Debug for TlsTransport<T> {
 
 impl<T: Transport> Transport for TlsTransport<T> {
     fn dial<'a>(&'a self, peer: &'a PeerSpec) -> TransportFuture<'a, Connection> {
-        Box::pin(async move {
-            // The base transport carries bytes only; the pin is checked here.
-            let unpinned = PeerSpec {
-                pin: None,
-                ..peer.clone()
-            };
-            let conn = self.base.dial(&unpinned).await?;
-            let peer_addr = conn.peer_addr;
-            let connector = TlsConnector::from(self.client_config(peer.pin));
-            let handshake = connector.connect(self.server_name.clone(), conn.stream);
-            let tls = match tokio::time::timeout(self.handshake_timeout, handshake).await {
-                Err(_elapsed) => {
-                    return Err(TransportError::HandshakeTimeout {
-                        peer: peer_addr,
-                        direction: Direction::Outbound,
-                        after: self.handshake_timeout,
-                    })
-                }
-                Ok(Err(source)) => {
-                    return Err(match pin_mismatch_in(&source) {
-                        Some(mismatch) => TransportError::PinMismatch {
-                            peer: peer_addr,
-                            expected: mismatch.expected,
-                            actual: mismatch.actual,
-                        },
-                        None => TransportError::TlsHandshake {
-                            peer: peer_addr,
-                            direction: Direction::Outbound,
-                            source,
-                        },
-                    })
-                }
-                Ok(Ok(tls)) => tls,
-            };
-            let peer_fingerprint = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|chain| chain.first())
-                .map(|cert| CertFingerprint::of(cert.as_ref()));
-            Ok(Connection {
-                stream: Box::new(tls),
-                peer_addr,
-                local_addr: conn.local_addr,
-                direction: Direction::Outbound,
-                security: ConnectionSecurity::Tls { peer_fingerprint },
-            })
-        })
+        Box::pin(self.dial_with(peer, self.client_config(peer.pin), self.server_name.clone()))
     }
 
     fn bind(&self, addr: SocketAddr) -> TransportFuture<'_, BoxedListener> {

@@ -92,3 +92,64 @@ pub(crate) fn pin_mismatch_in(error: &std::io::Error) -> Option<PinMismatch> {
         _ => None,
     }
 }
+
+/// Verifies the server's chain and name against trust roots (webpki), and, when pinned, that
+/// the certificate is also the pinned one: [`TlsTransport::dial_verified`](super::TlsTransport::dial_verified).
+#[derive(Debug)]
+pub(crate) struct VerifiedPeerVerifier {
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    pin: Option<CertFingerprint>,
+}
+
+impl VerifiedPeerVerifier {
+    pub(crate) fn new(
+        webpki: Arc<rustls::client::WebPkiServerVerifier>,
+        pin: Option<CertFingerprint>,
+    ) -> Self {
+        Self { webpki, pin }
+    }
+}
+
+impl ServerCertVerifier for VerifiedPeerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Some(expected) = self.pin {
+            let actual = CertFingerprint::of(end_entity);
+            if actual != expected {
+                return Err(rustls::Error::InvalidCertificate(CertificateError::Other(
+                    OtherError(Arc::new(PinMismatch { expected, actual })),
+                )));
+            }
+        }
+        self.webpki
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+}

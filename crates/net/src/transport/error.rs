@@ -30,6 +30,16 @@ pub enum TransportError {
         /// The connect timeout that ran out.
         after: Duration,
     },
+    /// A verified (public-CA) dial found no trust root to verify the peer against: the
+    /// system store is empty or unreadable and no extra roots were given.
+    #[error(
+        "cannot verify {peer}: no trusted root certificates (install the system CA bundle, \
+         e.g. the ca-certificates package, or configure extra roots)"
+    )]
+    NoTrustRoots {
+        /// The peer dialled, `host:port`.
+        peer: String,
+    },
     /// A pinned peer was dialled over a plaintext transport, which cannot check a pin.
     #[error(
         "{peer} is pinned to a certificate fingerprint, but P2P connections are plaintext \
