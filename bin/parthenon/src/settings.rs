@@ -19,7 +19,7 @@ use parthenon_crypto::AesMode;
 use parthenon_net::{parse_peer_spec, PeerSpec};
 use parthenon_node::datadir::DataDir;
 use parthenon_node::dev_node::DevNodeConfig;
-use parthenon_node::p2p::{P2pSettings, DEFAULT_MAX_INBOUND, DEFAULT_MAX_OUTBOUND};
+use parthenon_node::p2p::{P2pSettings, TlsSettings, DEFAULT_MAX_INBOUND, DEFAULT_MAX_OUTBOUND};
 use parthenon_node::rpc::{Credentials, RpcConfig};
 use parthenon_primitives::{ChainParams, Network};
 use parthenon_storage::Durability;
@@ -55,6 +55,13 @@ pub(crate) const NODE_ENV_VARS: &[&str] = &[
     "PARTHENON_P2P_PLAINTEXT",
     "PARTHENON_MAX_OUTBOUND",
     "PARTHENON_MAX_INBOUND",
+    "PARTHENON_CONNECT_VERIFIED",
+    "PARTHENON_TLS_CERT_FILE",
+    "PARTHENON_TLS_KEY_FILE",
+    "PARTHENON_TLS_CERT_DIR",
+    "PARTHENON_TLS_CHECK_INTERVAL",
+    "PARTHENON_TLS_WARN_DAYS",
+    "PARTHENON_TLS_ALLOW_EARLIER_EXPIRY",
 ];
 
 /// `parthenon node` flags. None has a clap default: an absent flag falls back to its
@@ -136,6 +143,36 @@ pub(crate) struct NodeArgs {
     /// [file: p2p.max_inbound].
     #[arg(long, value_name = "N")]
     pub(crate) max_inbound: Option<usize>,
+    /// Connect only to this host-named peer (repeatable), verifying its certificate against
+    /// the system's trust roots and its name [env: PARTHENON_CONNECT_VERIFIED, comma-separated]
+    /// [file: p2p.connect_verified].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) connect_verified: Vec<String>,
+    /// Certificate chain served to peers (PEM), with --tls-key-file; watched and hot-reloaded
+    /// (default: the node's own pair in <datadir>/tls/) [env: PARTHENON_TLS_CERT_FILE]
+    /// [file: tls.cert_file].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) tls_cert_file: Option<PathBuf>,
+    /// Private key of --tls-cert-file (PEM) [env: PARTHENON_TLS_KEY_FILE] [file: tls.key_file].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) tls_key_file: Option<PathBuf>,
+    /// Directory holding fullchain.pem + privkey.pem (certbot live/<name>/) or tls.crt +
+    /// tls.key (Kubernetes secret) [env: PARTHENON_TLS_CERT_DIR] [file: tls.cert_dir].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) tls_cert_dir: Option<PathBuf>,
+    /// Seconds between certificate content checks besides file events (default 60)
+    /// [env: PARTHENON_TLS_CHECK_INTERVAL] [file: tls.check_interval].
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) tls_check_interval: Option<u64>,
+    /// Warn when the certificate has fewer days left (default 30)
+    /// [env: PARTHENON_TLS_WARN_DAYS] [file: tls.warn_days].
+    #[arg(long, value_name = "DAYS")]
+    pub(crate) tls_warn_days: Option<u32>,
+    /// Accept a new certificate that expires before the one in service (e.g. moving from the
+    /// 10-year self-signed one to a 90-day CA one) [env: PARTHENON_TLS_ALLOW_EARLIER_EXPIRY]
+    /// [file: tls.allow_earlier_expiry].
+    #[arg(long)]
+    pub(crate) tls_allow_earlier_expiry: bool,
 }
 
 /// The `--config` TOML file. Unknown keys are errors, so a misspelt setting is not ignored.
@@ -152,6 +189,20 @@ pub(crate) struct ConfigFile {
     metrics: MetricsSection,
     #[serde(default)]
     pub(crate) crypto: CryptoSection,
+    #[serde(default)]
+    tls: TlsSection,
+}
+
+/// `[tls]` of the configuration file.
+#[derive(serde::Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct TlsSection {
+    cert_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+    cert_dir: Option<PathBuf>,
+    check_interval: Option<u64>,
+    warn_days: Option<u32>,
+    allow_earlier_expiry: Option<bool>,
 }
 
 /// `[node]` of the configuration file.
@@ -180,6 +231,7 @@ struct P2pSection {
     plaintext: Option<bool>,
     max_outbound: Option<usize>,
     max_inbound: Option<usize>,
+    connect_verified: Option<Vec<String>>,
 }
 
 /// `[rpc]` of the configuration file.
@@ -670,6 +722,83 @@ pub(crate) fn resolve(
             f.p2p.max_inbound,
             DEFAULT_MAX_INBOUND,
         )?,
+        connect_verified: r.peers(
+            names!(
+                "--connect-verified",
+                "PARTHENON_CONNECT_VERIFIED",
+                "p2p.connect_verified"
+            ),
+            &args.connect_verified,
+            f.p2p.connect_verified.as_ref(),
+        )?,
+        tls: TlsSettings {
+            cert_file: r
+                .raw(
+                    names!(
+                        "--tls-cert-file",
+                        "PARTHENON_TLS_CERT_FILE",
+                        "tls.cert_file"
+                    ),
+                    args.tls_cert_file.clone(),
+                    |s| Ok(PathBuf::from(s)),
+                    f.tls.cert_file.clone(),
+                )?
+                .map(|(p, _)| p),
+            key_file: r
+                .raw(
+                    names!("--tls-key-file", "PARTHENON_TLS_KEY_FILE", "tls.key_file"),
+                    args.tls_key_file.clone(),
+                    |s| Ok(PathBuf::from(s)),
+                    f.tls.key_file.clone(),
+                )?
+                .map(|(p, _)| p),
+            cert_dir: r
+                .raw(
+                    names!("--tls-cert-dir", "PARTHENON_TLS_CERT_DIR", "tls.cert_dir"),
+                    args.tls_cert_dir.clone(),
+                    |s| Ok(PathBuf::from(s)),
+                    f.tls.cert_dir.clone(),
+                )?
+                .map(|(p, _)| p),
+            check_interval: Duration::from_secs(
+                match r.raw(
+                    names!(
+                        "--tls-check-interval",
+                        "PARTHENON_TLS_CHECK_INTERVAL",
+                        "tls.check_interval"
+                    ),
+                    args.tls_check_interval,
+                    parse_from_str,
+                    f.tls.check_interval,
+                )? {
+                    None => TlsSettings::default().check_interval.as_secs(),
+                    Some((v, _)) if v > 0 => v,
+                    Some((v, source)) => bail!("{source} = {v}: must be at least 1 second"),
+                },
+            ),
+            warn_days: r.plain(
+                names!(
+                    "--tls-warn-days",
+                    "PARTHENON_TLS_WARN_DAYS",
+                    "tls.warn_days"
+                ),
+                args.tls_warn_days,
+                f.tls.warn_days,
+                TlsSettings::default().warn_days,
+            )?,
+            allow_earlier_expiry: r.boolean(
+                names!(
+                    "--tls-allow-earlier-expiry",
+                    "PARTHENON_TLS_ALLOW_EARLIER_EXPIRY",
+                    "tls.allow_earlier_expiry"
+                ),
+                args.tls_allow_earlier_expiry,
+                true,
+                false,
+                f.tls.allow_earlier_expiry,
+                false,
+            )?,
+        },
     };
 
     Ok(NodeSettings {

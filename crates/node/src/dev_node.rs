@@ -146,6 +146,9 @@ pub async fn run(config: DevNodeConfig) -> Result<(), DevNodeError> {
         let net = crate::p2p::start_network(&config.p2p, params, &config.datadir, shared).await?;
         if let Some(m) = &metrics {
             m.set_network(net.handle.counters().clone());
+            if let Some(r) = &net.rotator {
+                m.set_certificate(r.clone());
+            }
         }
         match net.listen {
             Some(addr) => {
@@ -163,6 +166,7 @@ pub async fn run(config: DevNodeConfig) -> Result<(), DevNodeError> {
         miner: dev.then(|| dev_miner.clone()),
         aes: config.aes,
         p2p: network.as_ref().map(|n| n.handle.clone()),
+        cert: network.as_ref().and_then(|n| n.rotator.clone()),
     };
     let cookie = rpc::cookie_path(&config.datadir);
     let rpc_server = RpcServer::start(&config.rpc, &cookie, rpc_ctx).await?;

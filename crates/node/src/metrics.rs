@@ -15,6 +15,9 @@
 //! | `parthenon_p2p_bytes_total{direction,command}` | counter | their bytes (frame header included, before TLS) |
 //! | `parthenon_p2p_bans_total` | counter | peers banned (misbehaviour or operator) |
 //! | `parthenon_p2p_disconnects_total` | counter | connections closed |
+//! | `tls_cert_not_after_seconds` | gauge | end of validity of the certificate served to peers |
+//! | `tls_cert_days_remaining` | gauge | whole days it has left |
+//! | `tls_cert_reloads_total{outcome}` | counter | certificate reloads, `ok` / `rejected` / `error` |
 //!
 //! Gauges are read from the node's state at each scrape; the histogram is observed where
 //! blocks connect. The endpoint has no authentication: bind it to an address only trusted
@@ -62,6 +65,7 @@ pub struct NodeMetrics {
     bans: Counter,
     disconnects: Counter,
     net: OnceLock<Arc<NetCounters>>,
+    cert: OnceLock<parthenon_net::tls::CertRotator>,
     /// The totals already added to the counters, so each scrape adds only the difference.
     seen: Mutex<BTreeMap<(String, String, bool), u64>>,
 }
@@ -145,8 +149,15 @@ impl NodeMetrics {
             bans,
             disconnects,
             net: OnceLock::new(),
+            cert: OnceLock::new(),
             seen: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Reports the served TLS certificate's expiry and reloads from now on
+    /// (`tls_cert_not_after_seconds`, `tls_cert_days_remaining`, `tls_cert_reloads_total`).
+    pub fn set_certificate(&self, rotator: parthenon_net::tls::CertRotator) {
+        let _ = self.cert.set(rotator);
     }
 
     /// Reports the P2P engine's counters from now on.
@@ -230,6 +241,14 @@ impl NodeMetrics {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);
+        if let Some(r) = self.cert.get() {
+            // The rotator renders its own families; they go before OpenMetrics' `# EOF`.
+            let tls = r.status().to_prometheus_text();
+            match out.rfind("# EOF") {
+                Some(i) => out.insert_str(i, &tls),
+                None => out.push_str(&tls),
+            }
+        }
         out
     }
 }

@@ -3,6 +3,8 @@
 
 use parthenon_net::PeerSpec;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
 
 /// Default most outbound connections (the node dials these itself).
 pub const DEFAULT_MAX_OUTBOUND: usize = 8;
@@ -26,6 +28,43 @@ pub struct P2pSettings {
     pub max_outbound: usize,
     /// Most inbound connections.
     pub max_inbound: usize,
+    /// Connect only to these host-named peers, verifying their certificates against the
+    /// system's trust roots (`--connect-verified`; public-CA mode).
+    pub connect_verified: Vec<PeerSpec>,
+    /// Where the served certificate comes from and how it is watched (`[tls]`).
+    pub tls: TlsSettings,
+}
+
+/// The `[tls]` settings: the certificate the node serves to peers, and its rotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// Certificate chain file (PEM), with `key_file` (`tls.cert_file`).
+    pub cert_file: Option<PathBuf>,
+    /// Private key file (PEM) (`tls.key_file`).
+    pub key_file: Option<PathBuf>,
+    /// A directory with `fullchain.pem` + `privkey.pem` (certbot) or `tls.crt` + `tls.key`
+    /// (Kubernetes) (`tls.cert_dir`).
+    pub cert_dir: Option<PathBuf>,
+    /// Content check interval besides file-system events (`tls.check_interval`, 60 s).
+    pub check_interval: Duration,
+    /// Warn when fewer days remain (`tls.warn_days`, 30).
+    pub warn_days: u32,
+    /// Accept a new certificate expiring before the one in service
+    /// (`tls.allow_earlier_expiry`, off; turn on when moving to shorter-lived certificates).
+    pub allow_earlier_expiry: bool,
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        TlsSettings {
+            cert_file: None,
+            key_file: None,
+            cert_dir: None,
+            check_interval: parthenon_net::tls::rotation::DEFAULT_CHECK_INTERVAL,
+            warn_days: parthenon_net::tls::rotation::DEFAULT_WARN_DAYS,
+            allow_earlier_expiry: false,
+        }
+    }
 }
 
 impl P2pSettings {
@@ -49,6 +88,8 @@ impl P2pSettings {
             plaintext: false,
             max_outbound: DEFAULT_MAX_OUTBOUND,
             max_inbound: DEFAULT_MAX_INBOUND,
+            connect_verified: Vec::new(),
+            tls: TlsSettings::default(),
         }
     }
 }
@@ -56,9 +97,12 @@ impl P2pSettings {
 /// Why the node's network could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkStartError {
-    /// The node certificate could not be loaded or generated.
-    #[error("TLS identity: {0}")]
-    Identity(#[from] parthenon_net::tls::IdentityError),
+    /// The served certificate could not be loaded, generated or watched.
+    #[error("TLS certificate: {0}")]
+    Rotation(#[from] parthenon_net::tls::rotation::RotationError),
+    /// `--connect-verified` needs TLS.
+    #[error("--connect-verified needs TLS: drop --p2p-plaintext")]
+    VerifiedNeedsTls,
     /// rustls refused the configuration.
     #[error(transparent)]
     Tls(#[from] parthenon_net::tls::TlsSetupError),
@@ -83,8 +127,10 @@ pub struct NodeNetwork {
     pub handle: parthenon_net::p2p::P2pHandle,
     /// Where peers are accepted (the real port when bound to port 0).
     pub listen: Option<SocketAddr>,
-    /// This node's certificate fingerprint (TLS only), for peers that pin it.
+    /// This node's certificate fingerprint at start (TLS only), for peers that pin it.
     pub fingerprint: Option<parthenon_net::CertFingerprint>,
+    /// Serves and rotates the certificate (TLS only).
+    pub rotator: Option<parthenon_net::tls::CertRotator>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -93,6 +139,9 @@ impl NodeNetwork {
     pub async fn shutdown(self) {
         self.handle.shutdown().await;
         let _ = self.task.await;
+        if let Some(r) = self.rotator {
+            r.shutdown();
+        }
     }
 }
 
@@ -105,26 +154,77 @@ pub async fn start_network(
     shared: parthenon_net::p2p::P2pShared,
 ) -> Result<NodeNetwork, NetworkStartError> {
     use parthenon_net::p2p::{self, P2pConfig, P2pStartError};
+    use parthenon_net::tls::{CertRotator, CertSource, RotatorConfig};
     use parthenon_net::{TcpTransport, TlsTransport, Transport};
     use std::sync::Arc;
 
-    let (transport, fingerprint): (Arc<dyn Transport>, _) = if settings.plaintext {
+    let (transport, fingerprint, rotator): (Arc<dyn Transport>, _, _) = if settings.plaintext {
+        if !settings.connect_verified.is_empty() {
+            return Err(NetworkStartError::VerifiedNeedsTls);
+        }
         tracing::warn!(
             "P2P connections are plaintext (--p2p-plaintext): use only on trusted links"
         );
-        (Arc::new(TcpTransport::new()), None)
+        (Arc::new(TcpTransport::new()), None, None)
     } else {
-        let identity = parthenon_net::load_or_generate(&datadir.tls_dir())?;
-        let fp = identity.fingerprint();
-        tracing::info!(fingerprint = %fp, "P2P over TLS 1.3; peers may pin this certificate");
+        let t = &settings.tls;
+        let source = CertSource::from_settings(
+            datadir.root(),
+            t.cert_file.clone(),
+            t.key_file.clone(),
+            t.cert_dir.clone(),
+        )?;
+        let mut rc = RotatorConfig::new(source);
+        rc.check_interval = t.check_interval;
+        rc.warn_days = t.warn_days;
+        rc.allow_earlier_expiry = t.allow_earlier_expiry;
+        let rotator = CertRotator::start(rc)?;
+        let fp = rotator.fingerprint();
+        let (cert, key) = rotator.paths();
+        tracing::info!(
+            fingerprint = %fp,
+            cert = %cert.display(),
+            key = %key.display(),
+            "P2P over TLS 1.3; peers may pin this certificate"
+        );
+        let mut notices = rotator.subscribe();
+        tokio::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                match notices.recv().await {
+                    Ok(info) => tracing::info!(
+                        fingerprint = %info.fingerprint,
+                        subject = %info.subject,
+                        issuer = %info.issuer,
+                        valid_until = %info.valid_until,
+                        cert = %info.cert_path.display(),
+                        "TLS certificate rotated"
+                    ),
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "TLS rotation notices missed")
+                    }
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
+        let tls = Arc::new(TlsTransport::with_rotator(TcpTransport::new(), &rotator)?);
+        let verified = settings
+            .connect_verified
+            .iter()
+            .map(PeerSpec::addr)
+            .collect();
         (
-            Arc::new(TlsTransport::new(TcpTransport::new(), &identity)?),
+            Arc::new(NodeTransport { tls, verified }),
             Some(fp),
+            Some(rotator),
         )
     };
     let mut config = P2pConfig::new(params);
     config.listen = settings.listen;
     config.connect = settings.connect.clone();
+    config
+        .connect
+        .extend(settings.connect_verified.iter().cloned());
     config.addnode = settings.addnode.clone();
     config.max_outbound = settings.max_outbound;
     config.max_inbound = settings.max_inbound;
@@ -140,6 +240,36 @@ pub async fn start_network(
         handle: node.handle,
         listen: node.listen,
         fingerprint,
+        rotator,
         task: node.task,
     })
+}
+
+/// The node's TLS transport: peers named by `--connect-verified` are dialled with their
+/// certificate checked against the trust roots and their host name; every other peer with
+/// the self-signed/pinned policy.
+struct NodeTransport {
+    tls: std::sync::Arc<parthenon_net::TlsTransport<parthenon_net::TcpTransport>>,
+    verified: std::collections::HashSet<String>,
+}
+
+impl parthenon_net::Transport for NodeTransport {
+    fn dial<'a>(
+        &'a self,
+        peer: &'a PeerSpec,
+    ) -> parthenon_net::transport::TransportFuture<'a, parthenon_net::Connection> {
+        if self.verified.contains(&peer.addr()) {
+            self.tls.dial_verified(peer)
+        } else {
+            self.tls.dial(peer)
+        }
+    }
+
+    fn bind(
+        &self,
+        addr: SocketAddr,
+    ) -> parthenon_net::transport::TransportFuture<'_, parthenon_net::transport::BoxedListener>
+    {
+        self.tls.bind(addr)
+    }
 }

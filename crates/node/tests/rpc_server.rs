@@ -94,6 +94,7 @@ async fn the_cookie_is_private_fresh_and_removed_at_shutdown() {
         miner: None,
         aes: parthenon_crypto::AesMode::Auto,
         p2p: None,
+        cert: None,
     };
     let err = RpcServer::start(&RpcConfig::new(addr), &path, ctx.clone())
         .await

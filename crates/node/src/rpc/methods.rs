@@ -17,6 +17,7 @@
 //! | `getrawmempool` | – | txids, highest fee rate first |
 //! | `getmempoolinfo` | – | `size`, `bytes`, `max_bytes` |
 //! | `generate` | `nblocks` | hashes of the blocks mined to the node's wallet (dev network only) |
+//! | `getcertinfo` | – | the TLS certificate served to peers (subject, issuer, validity, fingerprint, paths), days left, reload counts, last check and reload |
 //! | `stop` | – | asks the node to shut down |
 //!
 //! The peer methods (`getpeerinfo`, `addnode`, `disconnectnode`, `setban`, `listbanned`, …)
@@ -51,6 +52,7 @@ pub const METHODS: &[&str] = &[
     "getmempoolinfo",
     "generate",
     "getnetworkinfo",
+    "getcertinfo",
     "stop",
 ];
 
@@ -93,6 +95,8 @@ pub struct RpcContext {
     pub aes: parthenon_crypto::AesMode,
     /// The P2P engine; `None` when the network is disabled.
     pub p2p: Option<parthenon_net::p2p::P2pHandle>,
+    /// The certificate served to peers; `None` without TLS.
+    pub cert: Option<parthenon_net::tls::CertRotator>,
 }
 
 /// Runs `method` with `params` (an array, an object, or null for none).
@@ -184,6 +188,26 @@ pub fn call(ctx: &RpcContext, method: &str, params: &Value) -> Result<Value, Met
                     )
                 })?;
             generate(miner, n)
+        }
+        "getcertinfo" => {
+            Params::new(params, &[])?;
+            let Some(r) = &ctx.cert else {
+                return Err(MethodError::new(
+                    super::net_methods::CLIENT_P2P_DISABLED,
+                    "no TLS certificate in service (P2P disabled or --p2p-plaintext)",
+                ));
+            };
+            let status = r.status();
+            Ok(json!({
+                "certificate": status.current.to_json(),
+                "days_remaining": status.days_remaining,
+                "expiry": status.expiry,
+                "warn_days": status.warn_days,
+                "reloads": status.reloads,
+                "last_check_unix": status.last_check_unix,
+                "last_reload_unix": status.last_reload_unix,
+                "last_failure": status.last_failure,
+            }))
         }
         "getnetworkinfo" => {
             Params::new(params, &[])?;

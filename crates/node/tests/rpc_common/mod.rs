@@ -95,6 +95,7 @@ impl TestNode {
             miner: with_miner.then(|| miner.clone()),
             aes: parthenon_crypto::AesMode::Auto,
             p2p: None,
+            cert: None,
         };
         let server = RpcServer::start(&rpc, &cookie_path(&datadir), ctx)
             .await
