@@ -39,7 +39,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a node (today: the single-node dev network, `--dev`).
-    Node(settings::NodeArgs),
+    Node(Box<settings::NodeArgs>),
     /// Run a local multi-node dev network: N `node --dev` processes on loopback.
     Devnet(devnet::DevnetArgs),
     /// Inspect or check a chainstate.
@@ -334,7 +334,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(BenchCommand::Crypto { json, quick }) => {
             crypto_cmd::bench(json, quick, cli_aes())
         }
-        Command::Node(a) => node(a),
+        Command::Node(a) => node(*a),
         Command::Devnet(a) => devnet::run(a, cli_flag_aes()),
         Command::Chain(ChainCommand::Info(dd)) => {
             let info = query_or_open(&dd, "chain_info", |chain| Ok(chain_info(chain)))?;

@@ -66,7 +66,9 @@ fn openssl_fingerprint(addr: &str) -> Option<String> {
     let begin = text
         .find("-----BEGIN CERTIFICATE-----")
         .unwrap_or_else(|| panic!("no certificate from s_client:\n{text}"));
-    let end = text.find("-----END CERTIFICATE-----").expect("certificate end")
+    let end = text
+        .find("-----END CERTIFICATE-----")
+        .expect("certificate end")
         + "-----END CERTIFICATE-----".len();
     let mut x509 = Command::new("openssl")
         .args(["x509", "-noout", "-fingerprint", "-sha256"])
@@ -77,7 +79,7 @@ fn openssl_fingerprint(addr: &str) -> Option<String> {
     x509.stdin
         .take()
         .unwrap()
-        .write_all(text[begin..end].as_bytes())
+        .write_all(&text.as_bytes()[begin..end])
         .expect("write the certificate");
     let out = x509.wait_with_output().expect("openssl x509 output");
     let line = String::from_utf8_lossy(&out.stdout).to_string();

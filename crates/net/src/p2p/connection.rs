@@ -43,13 +43,15 @@ pub(crate) struct ConnTasks {
     pub(crate) outbox: mpsc::Sender<Arc<Vec<u8>>>,
     pub(crate) bytes: Arc<ConnBytes>,
     reader: JoinHandle<()>,
+    writer: JoinHandle<()>,
 }
 
 impl ConnTasks {
-    /// Stops reading at once; the writer ends after sending what is queued.
+    /// Stops both tasks at once: what is still queued is dropped with the socket, so a
+    /// dropped peer that does not read cannot keep its queue's memory alive.
     pub(crate) fn close(self) {
         self.reader.abort();
-        drop(self.outbox);
+        self.writer.abort();
     }
 }
 
@@ -74,7 +76,7 @@ pub(crate) fn spawn(
     let bytes = Arc::new(ConnBytes::default());
     let (outbox, mut queue) = mpsc::channel::<Arc<Vec<u8>>>(outbox_len);
     let wbytes = bytes.clone();
-    tokio::spawn(async move {
+    let writer = tokio::spawn(async move {
         while let Some(frame) = queue.recv().await {
             if wr.write_all(&frame).await.is_err() {
                 return;
@@ -137,5 +139,6 @@ pub(crate) fn spawn(
         outbox,
         bytes,
         reader,
+        writer,
     }
 }

@@ -87,6 +87,9 @@ struct Slot {
     manual: Option<String>,
     book_addr: Option<SocketAddr>,
     nonce: u64,
+    /// Where an inbound peer says it accepts connections (its IP, its advertised port), so
+    /// the address book does not dial it a second time.
+    listen_addr: Option<SocketAddr>,
     opened_ms: u64,
     headers_sent_ms: Option<u64>,
     headers_again: bool,
@@ -340,6 +343,7 @@ impl Engine {
                 manual,
                 book_addr,
                 nonce,
+                listen_addr: None,
                 opened_ms: now,
                 headers_sent_ms: None,
                 headers_again: false,
@@ -449,9 +453,15 @@ impl Engine {
             .saturating_sub(outbound)
             .min(DIALS_PER_TICK);
         for _ in 0..budget {
-            let busy: BTreeSet<SocketAddr> = self.slots.values().map(|s| s.addr).collect();
+            let busy: BTreeSet<SocketAddr> = self
+                .slots
+                .values()
+                .flat_map(|s| [Some(s.addr), s.listen_addr])
+                .flatten()
+                .collect();
             let pick = self.book.pick(now, &mut self.rng, |a| {
                 busy.contains(a)
+                    || self.manual.contains_key(&a.to_string())
                     || self.dialling.contains(&DialKey::Book(*a))
                     || self.self_addrs.contains(a)
                     || Some(*a) == self.listen
@@ -589,8 +599,11 @@ impl Engine {
                 return;
             }
             if v.sender.port() != 0 {
-                self.book
-                    .add(SocketAddr::new(addr.ip(), v.sender.port()), now_unix);
+                let listen = SocketAddr::new(addr.ip(), v.sender.port());
+                self.book.add(listen, now_unix);
+                if let Some(s) = self.slots.get_mut(&id) {
+                    s.listen_addr = Some(listen);
+                }
             }
         }
         if let Some(a) = book_addr {
