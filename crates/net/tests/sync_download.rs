@@ -479,6 +479,28 @@ fn blocks_a_peer_does_not_have_are_asked_of_another() {
 }
 
 #[test]
+fn a_peer_that_announces_new_blocks_is_asked_again_for_those_it_lacked() {
+    let mut dl = small(4, 16);
+    dl.set_plan(fake_plan(0, 16));
+    assert_eq!(
+        dl.assign(&[P1], 0),
+        vec![(P1, vec![fake(1), fake(2), fake(3), fake(4)])]
+    );
+    dl.not_found(P1, &[fake(1), fake(2), fake(3), fake(4)]);
+    // Passed over for the blocks it lacked: only later ones are offered.
+    assert_eq!(
+        dl.assign(&[P1], 10),
+        vec![(P1, vec![fake(5), fake(6), fake(7), fake(8)])]
+    );
+    dl.received(&fake(5), 11);
+    assert_eq!(dl.assign(&[P1], 12), vec![(P1, vec![fake(9)])]);
+    // It announces a new tip: the blocks it lacked are asked of it again, lowest first.
+    dl.received(&fake(6), 13);
+    dl.peer_has_new_blocks(P1);
+    assert_eq!(dl.assign(&[P1], 14), vec![(P1, vec![fake(1)])]);
+}
+
+#[test]
 fn the_window_must_fit_in_the_orphan_pool() {
     let cfg = DownloadConfig::default();
     assert!(cfg.window as usize <= DEFAULT_MAX_ORPHANS);

@@ -23,11 +23,11 @@
 //! destination received, and the ratios TLS / plaintext and plaintext / local import (of
 //! times: above 1 means slower).
 
-use crate::bench_chain::{self, BenchChainConfig};
-use crate::datadir::{DataDir, DataDirError};
+use crate::bench_chain::{self, BenchChainConfig, BenchError};
+use crate::datadir::DataDir;
 use parking_lot::{Mutex, RwLock};
 use parthenon_chain::mempool::DEFAULT_MEMPOOL_BYTES;
-use parthenon_chain::{ChainError, Chainstate, ChainstateConfig, Mempool, SystemClock, Workers};
+use parthenon_chain::{Chainstate, ChainstateConfig, Mempool, SystemClock, Workers};
 use parthenon_crypto::KeyPair;
 use parthenon_net::p2p::{self, P2pConfig, P2pShared, P2pStartError};
 use parthenon_net::{NodeIdentity, PeerSpec, TcpTransport, TlsTransport, Transport};
@@ -117,26 +117,12 @@ pub struct BenchSyncReport {
 /// Benchmark failures.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchSyncError {
-    /// A temporary directory could not be made.
-    #[error("cannot create a temporary directory: {0}")]
-    TempDir(std::io::Error),
+    /// Making or storing the chain failed, as in `bench chain`.
+    #[error(transparent)]
+    Chain(#[from] BenchError),
     /// The tokio runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
-    /// The data directory failed.
-    #[error(transparent)]
-    DataDir(#[from] DataDirError),
-    /// A generated block was rejected (a bug in the generator or the chain).
-    #[error("generated block {height} rejected: {source}")]
-    Rejected {
-        /// Its height.
-        height: u32,
-        /// Why.
-        source: ChainError,
-    },
-    /// Worker pool failure.
-    #[error(transparent)]
-    Workers(#[from] parthenon_chain::workers::WorkersError),
     /// A TLS identity could not be made.
     #[error("TLS identity: {0}")]
     Identity(#[from] parthenon_net::tls::IdentityError),
@@ -183,7 +169,7 @@ fn temp_dir(cfg: &BenchSyncConfig, name: &str) -> Result<tempfile::TempDir, Benc
         Some(d) => b.tempdir_in(d),
         None => b.tempdir(),
     }
-    .map_err(BenchSyncError::TempDir)
+    .map_err(|e| BenchError::TempDir(e).into())
 }
 
 fn open_chain(
@@ -195,12 +181,11 @@ fn open_chain(
         check_signatures,
         ..ChainstateConfig::default()
     };
-    Ok(DataDir::new(dir.path()).open_chainstate(
-        Network::Dev.params(),
-        Workers::new(threads)?,
-        config,
-        Durability::Process,
-    )?)
+    let workers = Workers::new(threads).map_err(BenchError::from)?;
+    let chain = DataDir::new(dir.path())
+        .open_chainstate(Network::Dev.params(), workers, config, Durability::Process)
+        .map_err(BenchError::from)?;
+    Ok(chain)
 }
 
 /// A time far enough after the generated blocks' timestamps for none to be "too new".
@@ -214,7 +199,7 @@ fn import(chain: &mut Chainstate, blocks: Vec<Block>) -> Result<(), BenchSyncErr
         let height = chain.height() + 1;
         chain
             .process_block(b, now)
-            .map_err(|source| BenchSyncError::Rejected { height, source })?;
+            .map_err(|source| BenchError::Rejected { height, source })?;
     }
     Ok(())
 }

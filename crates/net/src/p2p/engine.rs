@@ -767,41 +767,6 @@ impl Engine {
         self.assign_downloads();
     }
 
-    /// A peer announced `announced`, blocks whose headers are held but which are not
-    /// stored yet: it has them and their ancestors now. The downloader remembers per block
-    /// the peers that answered `notfound` and never asks them again while the block stays
-    /// in its plan, so a block every connected peer once lacked would never be fetched, even
-    /// after they announce it. Planning once without those blocks (the ones not in flight)
-    /// makes the downloader forget that trouble; the full plan then puts them back.
-    fn forget_refusals(&mut self, announced: &[BlockHash]) {
-        let without = {
-            let chain = self.shared.chain.read();
-            let mut plan = self
-                .headers
-                .download_plan(&chain, self.downloader.config().window);
-            let before = plan.blocks.len();
-            plan.blocks.retain(|(height, hash)| {
-                self.downloader.holder(hash).is_some()
-                    || !announced
-                        .iter()
-                        .any(|a| self.headers.ancestor(&chain, a, *height) == Some(*hash))
-            });
-            if plan.blocks.len() == before {
-                return;
-            }
-            plan
-        };
-        for (pid, hash) in self.downloader.set_plan(without) {
-            if let Some(s) = self.slots.get_mut(&pid) {
-                s.peer.cancel_request(&Inventory {
-                    kind: InvKind::Block,
-                    hash,
-                });
-            }
-        }
-        self.replan();
-    }
-
     fn assign_downloads(&mut self) {
         let now = self.now_ms();
         let ready: Vec<PeerId> = self
@@ -1071,7 +1036,9 @@ impl Engine {
             self.request_headers(id);
         }
         if !held.is_empty() {
-            self.forget_refusals(&held);
+            // Blocks whose headers we hold but which are not stored: the peer has them now.
+            self.downloader.peer_has_new_blocks(id);
+            self.assign_downloads();
         }
         if !want_txs.is_empty() {
             let now = self.now_ms();

@@ -349,6 +349,15 @@ impl BlockDownloader {
         }
     }
 
+    /// `peer` announced a new tip: blocks it answered `notfound` for earlier may be there
+    /// now, so it is no longer passed over for them (a block every connected peer once
+    /// lacked would otherwise never be fetched).
+    pub fn peer_has_new_blocks(&mut self, peer: PeerId) {
+        for t in self.trouble.values_mut() {
+            t.not_from.retain(|p| *p != peer);
+        }
+    }
+
     /// `peer` disconnected: its requests go back to the queue (returned, lowest first).
     pub fn peer_gone(&mut self, peer: PeerId) -> Vec<BlockHash> {
         let Some(state) = self.peers.remove(&peer) else {

@@ -45,14 +45,7 @@ impl ServerCertVerifier for PeerCertVerifier {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if let Some(expected) = self.pin {
-            let actual = CertFingerprint::of(end_entity);
-            if actual != expected {
-                return Err(rustls::Error::InvalidCertificate(CertificateError::Other(
-                    OtherError(Arc::new(PinMismatch { expected, actual })),
-                )));
-            }
-        }
+        check_pin(self.pin, end_entity)?;
         Ok(ServerCertVerified::assertion())
     }
 
@@ -119,14 +112,7 @@ impl ServerCertVerifier for VerifiedPeerVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if let Some(expected) = self.pin {
-            let actual = CertFingerprint::of(end_entity);
-            if actual != expected {
-                return Err(rustls::Error::InvalidCertificate(CertificateError::Other(
-                    OtherError(Arc::new(PinMismatch { expected, actual })),
-                )));
-            }
-        }
+        check_pin(self.pin, end_entity)?;
         self.webpki
             .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
     }
@@ -152,4 +138,21 @@ impl ServerCertVerifier for VerifiedPeerVerifier {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.webpki.supported_verify_schemes()
     }
+}
+
+/// Refuses `end_entity` unless it is the pinned certificate (no pin: any certificate).
+fn check_pin(
+    pin: Option<CertFingerprint>,
+    end_entity: &CertificateDer<'_>,
+) -> Result<(), rustls::Error> {
+    let Some(expected) = pin else {
+        return Ok(());
+    };
+    let actual = CertFingerprint::of(end_entity);
+    if actual == expected {
+        return Ok(());
+    }
+    Err(rustls::Error::InvalidCertificate(CertificateError::Other(
+        OtherError(Arc::new(PinMismatch { expected, actual })),
+    )))
 }
