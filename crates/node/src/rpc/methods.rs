@@ -108,7 +108,11 @@ pub fn call(ctx: &RpcContext, method: &str, params: &Value) -> Result<Value, Met
     match method {
         "getblockchaininfo" => {
             Params::new(params, &[])?;
-            Ok(blockchain_info(&state.chain.read(), SystemClock.now_secs()))
+            let mut info = blockchain_info(&state.chain.read(), SystemClock.now_secs());
+            if let Some(net) = super::net_methods::sync_status(ctx.p2p.as_ref()) {
+                merge_sync_status(&mut info, net);
+            }
+            Ok(info)
         }
         "getblockcount" => {
             Params::new(params, &[])?;
@@ -380,6 +384,19 @@ pub fn blockchain_info(chain: &Chainstate, now_secs: u64) -> Value {
     info
 }
 
+/// Adds what the P2P engine knows to `getblockchaininfo`: `headers` (the best header's
+/// height); a node behind its best header is in initial block download, and its progress is
+/// its height over that header's.
+pub fn merge_sync_status(info: &mut Value, net: parthenon_net::p2p::NetStatus) {
+    let height = info["height"].as_u64().unwrap_or(0);
+    let headers = u64::from(net.header_height).max(height);
+    info["headers"] = json!(headers);
+    if headers > height || net.initial_block_download {
+        info["initial_block_download"] = json!(true);
+        info["verification_progress"] = json!(height as f64 / headers.max(1) as f64);
+    }
+}
+
 /// `getblock`: the stored block `hash` as hex, or (`verbose`) as JSON.
 pub fn get_block(
     chain: &Chainstate,
@@ -539,6 +556,37 @@ fn network_info(mode: parthenon_crypto::AesMode) -> Result<Value, MethodError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn status(header_height: u32, downloading: bool) -> parthenon_net::p2p::NetStatus {
+        parthenon_net::p2p::NetStatus {
+            listen: None,
+            tls: true,
+            cert_fingerprint: None,
+            inbound: 0,
+            outbound: 1,
+            header_height,
+            initial_block_download: downloading,
+            blocks_in_flight: 0,
+            known_addresses: 0,
+            orphan_txs: 0,
+        }
+    }
+
+    #[test]
+    fn a_node_behind_its_best_header_is_syncing() {
+        let base =
+            json!({"height": 50, "initial_block_download": false, "verification_progress": 1.0});
+        let mut behind = base.clone();
+        merge_sync_status(&mut behind, status(200, true));
+        assert_eq!(behind["headers"], 200);
+        assert_eq!(behind["initial_block_download"], true);
+        assert_eq!(behind["verification_progress"], 0.25);
+        let mut synced = base.clone();
+        merge_sync_status(&mut synced, status(50, false));
+        assert_eq!(synced["headers"], 50);
+        assert_eq!(synced["initial_block_download"], false);
+        assert_eq!(synced["verification_progress"], 1.0);
+    }
 
     #[test]
     fn initial_block_download_means_a_tip_older_than_a_day() {

@@ -187,6 +187,11 @@ fn dispatch(h: &P2pHandle, method: &str, params: &Value) -> Result<Value, Method
     }
 }
 
+/// The engine's sync state, if it runs and answers.
+pub fn sync_status(p2p: Option<&P2pHandle>) -> Option<parthenon_net::p2p::NetStatus> {
+    p2p.and_then(|h| wait(h.status()).ok())
+}
+
 /// The `connections` part of `getnetworkinfo`.
 pub fn network_section(p2p: Option<&P2pHandle>) -> Value {
     let Some(h) = p2p else {
