@@ -190,6 +190,7 @@ pub async fn run(config: DevNodeConfig) -> Result<(), DevNodeError> {
             Arc::new(wallet),
             config.block_interval,
             config.self_spend_per_block,
+            network.as_ref().map(|n| n.handle.clone()),
         ))
     });
 
@@ -234,13 +235,38 @@ async fn wait_for_shutdown(requested: &tokio::sync::Notify) {
     }
 }
 
-async fn mine_loop(miner: DevMiner, wallet: Arc<Wallet>, interval: Duration, self_spend: usize) {
+/// Mines a block every `interval`, except while the P2P engine is downloading blocks of a
+/// better chain: a block mined on a stale tip would only fork and be reorganised away. Only
+/// blocks actually in flight pause it, so headers whose blocks nobody delivers (a peer
+/// withholding them) cannot stop the miner.
+async fn mine_loop(
+    miner: DevMiner,
+    wallet: Arc<Wallet>,
+    interval: Duration,
+    self_spend: usize,
+    p2p: Option<parthenon_net::p2p::P2pHandle>,
+) {
     let mut next = tokio::time::Instant::now() + interval;
+    let mut was_syncing = false;
     while !miner.stopping() {
         tokio::time::sleep_until(next).await;
         next += interval;
         if miner.stopping() {
             break;
+        }
+        if let Some(h) = &p2p {
+            let syncing = h.status().await.is_ok_and(|s| s.blocks_in_flight > 0);
+            if syncing != was_syncing {
+                if syncing {
+                    tracing::info!("catching up with peers; mining paused");
+                } else {
+                    tracing::info!("caught up with peers; mining resumed");
+                }
+                was_syncing = syncing;
+            }
+            if syncing {
+                continue;
+            }
         }
         let miner = miner.clone();
         let wallet = wallet.clone();
