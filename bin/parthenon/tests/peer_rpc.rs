@@ -1,6 +1,6 @@
 //! The operator's peer RPC methods on two real nodes: `addnode`, `getpeerinfo`,
 //! `getconnectioncount`, `disconnectnode`, `setban`, `listbanned`, `clearbanned`, their
-//! error codes, and a second node refused on a P2P address in use with an error naming the
+//! error codes, bans kept across a restart, and a second node refused on a P2P address in use with an error naming the
 //! flag to change.
 
 mod common;
@@ -119,9 +119,17 @@ fn operator_manages_peers_and_bans_over_rpc() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--p2p-listen"), "{err}");
 
+    // Bans outlive the process: a restarted node still lists them.
+    ra.call("setban", json!(["10.9.9.9", "add", 3600]));
     for (node, rpc) in [(a, ra), (b, rb)] {
         rpc.call("stop", Value::Null);
         let (status, _) = node.wait();
         assert!(status.success(), "{status}");
     }
+    let mut a = NodeProcess::start(&tmp.path().join("a"), &["--no-mine"]);
+    let ra = a.rpc();
+    let banned = ra.call("listbanned", Value::Null);
+    assert_eq!(banned[0]["address"], "10.9.9.9", "{banned}");
+    ra.call("stop", Value::Null);
+    assert!(a.wait().0.success());
 }

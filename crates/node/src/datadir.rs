@@ -97,6 +97,11 @@ impl DataDir {
         self.root.join("peers.txt")
     }
 
+    /// The banned peer addresses, kept across restarts.
+    pub fn ban_list_path(&self) -> PathBuf {
+        self.root.join("banlist.txt")
+    }
+
     /// The control socket of a running node.
     pub fn control_socket(&self) -> PathBuf {
         self.root.join("control.sock")

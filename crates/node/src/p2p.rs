@@ -229,6 +229,7 @@ pub async fn start_network(
     config.max_outbound = settings.max_outbound;
     config.max_inbound = settings.max_inbound;
     config.address_book = Some(datadir.peers_path());
+    config.ban_list = Some(datadir.ban_list_path());
     config.local_fingerprint = fingerprint;
     let node = p2p::start(config, shared, transport)
         .await

@@ -8,31 +8,17 @@
 //! file costs only its damaged lines.
 
 use super::backoff::Backoff;
+use super::persist::{parse_pair, read_if_exists, write_atomically, StateFileError};
 use rand::seq::IteratorRandom;
 use rand::Rng;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// Most addresses held.
 pub const MAX_ADDRESSES: usize = 4_096;
-/// Longest line read from the file; longer ones are skipped.
-const MAX_LINE: usize = 128;
-
 /// Why the address book could not be read or written.
-#[derive(Debug, thiserror::Error)]
-pub enum AddressBookError {
-    /// Reading or writing the file failed.
-    #[error("address book {path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-}
+pub type AddressBookError = StateFileError;
 
 /// What the book knows of one address.
 #[derive(Debug, Clone, Copy, Default)]
@@ -61,19 +47,12 @@ impl AddressBook {
             path: Some(path.to_path_buf()),
             ..AddressBook::default()
         };
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(book),
-            Err(source) => {
-                return Err(AddressBookError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })
-            }
+        let Some(text) = read_if_exists(path)? else {
+            return Ok(book);
         };
         let mut bad = 0usize;
         for line in text.lines() {
-            match parse_line(line) {
+            match parse_pair::<SocketAddr, u64>(line) {
                 Some((addr, seen)) => book.add(addr, seen),
                 None if line.trim().is_empty() => {}
                 None => bad += 1,
@@ -191,32 +170,14 @@ impl AddressBook {
         if !self.dirty {
             return Ok(());
         }
-        let io = |source| AddressBookError::Io {
-            path: path.clone(),
-            source,
-        };
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
         let mut text = String::with_capacity(self.entries.len() * 32);
         for (addr, e) in &self.entries {
             text.push_str(&format!("{addr} {}\n", e.last_seen));
         }
-        tmp.write_all(text.as_bytes()).map_err(io)?;
-        tmp.as_file().sync_all().map_err(io)?;
-        tmp.persist(&path).map_err(|e| io(e.error))?;
+        write_atomically(&path, &text)?;
         self.dirty = false;
         Ok(())
     }
-}
-
-fn parse_line(line: &str) -> Option<(SocketAddr, u64)> {
-    if line.len() > MAX_LINE {
-        return None;
-    }
-    let mut parts = line.split_ascii_whitespace();
-    let addr = parts.next()?.parse().ok()?;
-    let seen = parts.next()?.parse().ok()?;
-    parts.next().is_none().then_some((addr, seen))
 }
 
 #[cfg(test)]

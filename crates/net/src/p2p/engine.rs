@@ -138,6 +138,7 @@ impl Engine {
         rng: StdRng,
         listen: Option<SocketAddr>,
         book: AddressBook,
+        bans: BanList,
         downloader: BlockDownloader,
         events_tx: mpsc::Sender<(PeerId, ConnEvent)>,
         conns_tx: mpsc::Sender<NewConn>,
@@ -170,7 +171,7 @@ impl Engine {
             events_tx,
             conns_tx,
             book,
-            bans: BanList::new(),
+            bans,
             manual,
             connect_only,
             dialling: BTreeSet::new(),
@@ -1224,6 +1225,7 @@ impl Engine {
             Request::Ban(ip, secs, reply) => {
                 self.bans.ban(ip, self.now_unix(), secs);
                 self.counters.record_ban();
+                self.save_bans();
                 let ids: Vec<PeerId> = self
                     .slots
                     .iter()
@@ -1237,6 +1239,7 @@ impl Engine {
             }
             Request::Unban(ip, reply) => {
                 let result = if self.bans.unban(&ip) {
+                    self.save_bans();
                     Ok(())
                 } else {
                     Err(P2pRequestError::NotFound(format!("{ip} is not banned")))
@@ -1259,12 +1262,21 @@ impl Engine {
             }
             Request::ClearBanned(reply) => {
                 self.bans = BanList::new();
+                self.save_bans();
                 let _ = reply.send(());
             }
             Request::AnnounceTx(txid) => self.relay_tx(txid, None),
             Request::Shutdown(reply) => {
                 // Handled by the run loop; answered here only if it ever gets this far.
                 let _ = reply.send(());
+            }
+        }
+    }
+
+    fn save_bans(&self) {
+        if let Some(path) = &self.cfg.ban_list {
+            if let Err(e) = super::persist::save_bans(path, &self.bans) {
+                tracing::warn!(error = %e, "cannot write the ban list");
             }
         }
     }

@@ -28,6 +28,9 @@
 //!   (TCP flow control then slows the peer), a peer that does not read its messages is
 //!   disconnected when its send queue fills.
 //!
+//! Bans are kept in the ban list file (`IP UNTIL` lines) when one is configured, so a
+//! restart does not lift them.
+//!
 //! Manual peers (`--connect`, `--addnode`, RPC `addnode`) are dialled even when their IP
 //! address is banned: the operator asked for them by name.
 //!
@@ -41,6 +44,7 @@ mod counters;
 mod engine;
 mod handle;
 mod orphan_txs;
+mod persist;
 
 pub use address_book::{AddressBook, AddressBookError, MAX_ADDRESSES};
 pub use backoff::Backoff;
@@ -51,6 +55,7 @@ pub use handle::{
 pub use orphan_txs::{
     OrphanTxs, DEFAULT_MAX_ORPHAN_TXS, DEFAULT_MAX_ORPHAN_TX_BYTES, ORPHAN_TX_EXPIRY_MS,
 };
+pub use persist::StateFileError;
 
 use crate::peer::PeerConfig;
 use crate::reputation::DEFAULT_BAN_SECS;
@@ -97,6 +102,8 @@ pub struct P2pConfig {
     pub max_inbound: usize,
     /// Where the address book lives; `None`: in memory only.
     pub address_book: Option<PathBuf>,
+    /// Where bans are kept across restarts; `None`: in memory only.
+    pub ban_list: Option<PathBuf>,
     /// How long a misbehaving peer's address is banned.
     pub ban_secs: u64,
     /// Time a peer may take to deliver a requested block.
@@ -134,6 +141,7 @@ impl P2pConfig {
             max_outbound: 8,
             max_inbound: 117,
             address_book: None,
+            ban_list: None,
             ban_secs: DEFAULT_BAN_SECS,
             block_stall_timeout_ms: DEFAULT_STALL_TIMEOUT_MS,
             reconnect_base_ms: DEFAULT_RECONNECT_BASE_MS,
@@ -184,9 +192,9 @@ pub enum P2pStartError {
         #[source]
         source: TransportError,
     },
-    /// The address book file could not be read.
+    /// The address book or ban list file could not be read.
     #[error(transparent)]
-    AddressBook(#[from] AddressBookError),
+    StateFile(#[from] StateFileError),
     /// The download limits are unusable.
     #[error(transparent)]
     Download(#[from] DownloadConfigError),
@@ -214,6 +222,10 @@ pub async fn start(
     let book = match &config.address_book {
         Some(p) => AddressBook::load(p)?,
         None => AddressBook::in_memory(),
+    };
+    let bans = match &config.ban_list {
+        Some(p) => persist::load_bans(p, shared.clock.now_secs())?,
+        None => crate::reputation::BanList::new(),
     };
     let (conns_tx, conns_rx) = mpsc::channel(64);
     let mut listen = None;
@@ -261,6 +273,7 @@ pub async fn start(
         rng,
         listen,
         book,
+        bans,
         downloader,
         events_tx,
         conns_tx,
