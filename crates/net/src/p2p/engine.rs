@@ -14,7 +14,7 @@ use super::handle::{
 use super::orphan_txs::OrphanTxs;
 use super::{P2pConfig, P2pShared};
 use crate::message::{InvKind, Inventory, Message, PeerAddress, MAX_ADDRS, MAX_HEADERS};
-use crate::peer::{self, LocalInfo, Peer, PeerAction};
+use crate::peer::{LocalInfo, Peer, PeerAction};
 use crate::reputation::{BanList, Offence};
 use crate::sync::{BlockDownloader, HeaderChain, HeadersError, PeerId, SyncProgress};
 use crate::transport::{
@@ -319,11 +319,7 @@ impl Engine {
             peer_addr: conn.peer_addr,
             our_addr,
         };
-        let dir = match conn.direction {
-            Direction::Inbound => peer::Direction::Inbound,
-            Direction::Outbound => peer::Direction::Outbound,
-        };
-        let (peer, actions) = Peer::new(self.cfg.peer.clone(), dir, local, now);
+        let (peer, actions) = Peer::new(self.cfg.peer.clone(), conn.direction, local, now);
         tracing::debug!(%id, peer = %conn.peer_addr, direction = %conn.direction, "connection open");
         let tasks = connection::spawn(
             id,

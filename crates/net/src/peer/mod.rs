@@ -75,14 +75,7 @@ impl PeerConfig {
     }
 }
 
-/// Who opened the connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// The peer connected to us.
-    Inbound,
-    /// We connected to the peer.
-    Outbound,
-}
+pub use crate::transport::Direction;
 
 /// What we tell the peer about ourselves in `version`.
 #[derive(Debug, Clone)]
