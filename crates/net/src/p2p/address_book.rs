@@ -27,7 +27,7 @@ struct Entry {
     backoff: Backoff,
 }
 
-/// Known peer addresses (see the [module docs](self)).
+/// Known peer addresses (see this module's documentation).
 #[derive(Debug, Default)]
 pub struct AddressBook {
     entries: BTreeMap<SocketAddr, Entry>,

@@ -3,7 +3,7 @@
 //! [`start`] binds the listener (if any) and spawns one engine task plus two small tasks per
 //! connection (a reader that decodes frames, a writer that sends queued frames). The engine
 //! owns every [`Peer`](crate::peer::Peer) state machine, the [`HeaderChain`](crate::sync::HeaderChain),
-//! the [`BlockDownloader`](crate::sync::BlockDownloader), the [`AddressBook`], bans and the
+//! the `BlockDownloader`, the [`AddressBook`], bans and the
 //! [`OrphanTxs`], and talks to the rest of the node through a [`P2pHandle`].
 //!
 //! What it does:

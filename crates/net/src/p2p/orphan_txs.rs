@@ -27,7 +27,7 @@ struct Orphan {
     seq: u64,
 }
 
-/// The orphan transaction pool (see the [module docs](self)).
+/// The orphan transaction pool (see this module's documentation).
 #[derive(Debug)]
 pub struct OrphanTxs {
     by_txid: HashMap<Txid, Orphan>,

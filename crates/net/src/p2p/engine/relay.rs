@@ -1,0 +1,170 @@
+//! Addresses and transactions: `getaddr`, `inv`, `tx` into the mempool, orphan
+//! transactions.
+
+use super::*;
+
+impl Engine {
+    pub(super) fn on_getaddr(&mut self, id: PeerId) {
+        let Some(slot) = self.slots.get_mut(&id) else {
+            return;
+        };
+        // Once per connection: repeated answers would let a peer map the whole book.
+        if std::mem::replace(&mut slot.answered_getaddr, true) {
+            return;
+        }
+        let list: Vec<PeerAddress> = self
+            .book
+            .sample(MAX_ADDRS, &mut self.rng)
+            .into_iter()
+            .map(|(a, seen)| PeerAddress {
+                time: seen.min(u32::MAX as u64) as u32,
+                services: 1,
+                ip: a.ip(),
+                port: a.port(),
+            })
+            .collect();
+        self.send(id, &Message::Addr(list));
+    }
+
+    // ----- transactions -----
+
+    pub(super) fn on_inv(&mut self, id: PeerId, items: Vec<Inventory>) {
+        let mut want_headers = false;
+        let mut want_txs = Vec::new();
+        let mut held = Vec::new();
+        {
+            let chain = self.shared.chain.read();
+            let mempool = self.shared.mempool.lock();
+            let in_flight = self
+                .slots
+                .get(&id)
+                .map_or(0, |s| s.peer.requests_in_flight());
+            for item in &items {
+                match item.kind {
+                    InvKind::Block => {
+                        if !self.headers.knows(&chain, &item.hash) {
+                            want_headers = true;
+                        } else if self.headers.contains(&item.hash) {
+                            held.push(item.hash);
+                        }
+                    }
+                    InvKind::Tx => {
+                        if in_flight + want_txs.len() < MAX_TX_REQUESTS_PER_PEER
+                            && !mempool.contains(&item.hash)
+                            && !self.orphans.contains(&item.hash)
+                            && !self.recent_rejects.contains(&item.hash)
+                        {
+                            want_txs.push(*item);
+                        }
+                    }
+                }
+            }
+        }
+        if want_headers {
+            self.request_headers(id);
+        }
+        if !held.is_empty() {
+            // Blocks whose headers we hold but which are not stored: the peer has them now.
+            self.downloader.peer_has_new_blocks(id);
+            self.assign_downloads();
+        }
+        if !want_txs.is_empty() {
+            let now = self.now_ms();
+            if let Some(s) = self.slots.get_mut(&id) {
+                for i in &want_txs {
+                    s.peer.request(*i, now);
+                }
+            }
+            self.send(id, &Message::GetData(want_txs));
+        }
+    }
+
+    /// Offers `tx` to the mempool; what happened.
+    pub(super) fn accept_tx(&mut self, tx: Transaction) -> Result<(), (Transaction, MempoolError)> {
+        let chain = self.shared.chain.read();
+        let mut mempool = self.shared.mempool.lock();
+        match mempool.accept(tx.clone(), &chain) {
+            Ok(_) => Ok(()),
+            Err(e) => Err((tx, e)),
+        }
+    }
+
+    pub(super) fn remember_reject(&mut self, txid: Hash256) {
+        if self.recent_rejects.len() >= MAX_RECENT_REJECTS {
+            self.recent_rejects.clear();
+        }
+        self.recent_rejects.insert(txid);
+    }
+
+    pub(super) fn on_tx(&mut self, id: PeerId, tx: Transaction) {
+        let txid = tx.txid();
+        match self.accept_tx(tx) {
+            Ok(()) => {
+                tracing::debug!(%id, %txid, "transaction accepted");
+                self.relay_tx(txid, Some(id));
+                self.retry_orphan_txs();
+            }
+            Err((tx, MempoolError::Invalid(e)))
+                if matches!(*e, ValidationError::MissingInput { .. }) =>
+            {
+                let now = self.now_ms();
+                self.orphans.insert(tx, id, now);
+            }
+            Err((_, MempoolError::Invalid(e))) => {
+                tracing::info!(%id, %txid, error = %e, "invalid transaction from peer");
+                self.remember_reject(txid);
+                self.punish(id, Offence::InvalidTransaction);
+            }
+            Err((_, MempoolError::AlreadyKnown(_))) => {}
+            Err((_, MempoolError::Chain(e))) => {
+                tracing::error!(%txid, error = %e, "cannot check transaction");
+            }
+            Err((_, e)) => {
+                tracing::debug!(%id, %txid, error = %e, "transaction not accepted");
+                self.remember_reject(txid);
+            }
+        }
+    }
+
+    pub(super) fn relay_tx(&mut self, txid: Hash256, except: Option<PeerId>) {
+        self.broadcast(
+            &Message::Inv(vec![Inventory {
+                kind: InvKind::Tx,
+                hash: txid,
+            }]),
+            except,
+        );
+    }
+
+    /// Offers the orphan transactions to the mempool again until none gets in.
+    pub(super) fn retry_orphan_txs(&mut self) {
+        loop {
+            if self.orphans.is_empty() {
+                return;
+            }
+            let mut progress = false;
+            for (tx, from, added) in self.orphans.take_all() {
+                let txid = tx.txid();
+                match self.accept_tx(tx) {
+                    Ok(()) => {
+                        progress = true;
+                        self.relay_tx(txid, Some(from));
+                    }
+                    Err((tx, MempoolError::Invalid(e)))
+                        if matches!(*e, ValidationError::MissingInput { .. }) =>
+                    {
+                        self.orphans.restore(tx, from, added);
+                    }
+                    Err((_, MempoolError::Invalid(_))) => {
+                        self.remember_reject(txid);
+                        self.punish(from, Offence::InvalidTransaction);
+                    }
+                    Err(_) => self.remember_reject(txid),
+                }
+            }
+            if !progress {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Requests from the node through the `P2pHandle`.
+
+use super::*;
+
+impl Engine {
+    // ----- requests from the node -----
+
+    pub(super) fn on_request(&mut self, r: Request) {
+        match r {
+            Request::Peers(reply) => {
+                let _ = reply.send(self.peer_infos());
+            }
+            Request::Status(reply) => {
+                let _ = reply.send(self.status());
+            }
+            Request::AddNode(spec, action, reply) => {
+                let _ = reply.send(self.add_node(spec, action));
+            }
+            Request::Disconnect(target, reply) => {
+                let id = match &target {
+                    DisconnectTarget::Id(id) => self.slots.contains_key(id).then_some(*id),
+                    DisconnectTarget::Addr(a) => self
+                        .slots
+                        .iter()
+                        .find(|(_, s)| s.addr == *a)
+                        .map(|(id, _)| *id),
+                };
+                let result = match id {
+                    Some(id) => {
+                        self.drop_peer(id, "disconnected by the operator");
+                        Ok(())
+                    }
+                    None => Err(P2pRequestError::NotFound(format!(
+                        "no connected peer {target:?}"
+                    ))),
+                };
+                let _ = reply.send(result);
+            }
+            Request::Ban(ip, secs, reply) => {
+                self.bans.ban(ip, self.now_unix(), secs);
+                self.counters.record_ban();
+                self.save_bans();
+                let ids: Vec<PeerId> = self
+                    .slots
+                    .iter()
+                    .filter(|(_, s)| s.addr.ip() == ip)
+                    .map(|(id, _)| *id)
+                    .collect();
+                for id in ids {
+                    self.drop_peer(id, "banned by the operator");
+                }
+                let _ = reply.send(());
+            }
+            Request::Unban(ip, reply) => {
+                let result = if self.bans.unban(&ip) {
+                    self.save_bans();
+                    Ok(())
+                } else {
+                    Err(P2pRequestError::NotFound(format!("{ip} is not banned")))
+                };
+                let _ = reply.send(result);
+            }
+            Request::ListBanned(reply) => {
+                let now = self.now_unix();
+                self.bans.expire(now);
+                let list = self
+                    .bans
+                    .entries()
+                    .into_iter()
+                    .map(|(ip, until)| BannedAddress {
+                        ip,
+                        banned_until: until,
+                    })
+                    .collect();
+                let _ = reply.send(list);
+            }
+            Request::ClearBanned(reply) => {
+                self.bans = BanList::new();
+                self.save_bans();
+                let _ = reply.send(());
+            }
+            Request::AnnounceTx(txid) => self.relay_tx(txid, None),
+            Request::Shutdown(reply) => {
+                // Handled by the run loop; answered here only if it ever gets this far.
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    pub(super) fn save_bans(&self) {
+        if let Some(path) = &self.cfg.ban_list {
+            if let Err(e) = crate::p2p::persist::save_bans(path, &self.bans) {
+                tracing::warn!(error = %e, "cannot write the ban list");
+            }
+        }
+    }
+
+    pub(super) fn add_node(
+        &mut self,
+        spec: PeerSpec,
+        action: AddNodeAction,
+    ) -> Result<(), P2pRequestError> {
+        let key = spec.addr();
+        match action {
+            AddNodeAction::Add => {
+                if self.manual.contains_key(&key) {
+                    return Err(P2pRequestError::AlreadyAdded(key));
+                }
+                self.manual.insert(
+                    key,
+                    ManualPeer {
+                        spec,
+                        backoff: Backoff::default(),
+                        one_try: false,
+                    },
+                );
+                let now = self.now_ms();
+                self.maintain_outbound(now);
+                Ok(())
+            }
+            AddNodeAction::Remove => match self.manual.remove(&key) {
+                Some(_) => Ok(()),
+                None => Err(P2pRequestError::NotAdded(key)),
+            },
+            AddNodeAction::OneTry => {
+                if !self.manual.contains_key(&key) {
+                    self.manual.insert(
+                        key.clone(),
+                        ManualPeer {
+                            spec: spec.clone(),
+                            backoff: Backoff::default(),
+                            one_try: true,
+                        },
+                    );
+                }
+                if !self.dialling.contains(&DialKey::Manual(key.clone())) {
+                    self.dial(DialKey::Manual(key), spec);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    pub(super) fn peer_infos(&self) -> Vec<PeerInfo> {
+        let now = self.now_ms();
+        self.slots
+            .iter()
+            .map(|(id, s)| {
+                let v = s.peer.their_version();
+                let (tls, fp) = match s.security {
+                    ConnectionSecurity::Plaintext => (false, None),
+                    ConnectionSecurity::Tls { peer_fingerprint } => {
+                        (true, peer_fingerprint.map(|f| f.to_string()))
+                    }
+                };
+                PeerInfo {
+                    id: id.0,
+                    addr: s.addr,
+                    direction: s.direction.as_str().to_string(),
+                    tls,
+                    cert_fingerprint: fp,
+                    manual: s.manual.is_some(),
+                    ready: s.peer.is_ready(),
+                    user_agent: v.map(|v| v.user_agent.clone()),
+                    version: v.map(|v| v.version),
+                    start_height: v.map(|v| v.best_height),
+                    ban_score: s.peer.score(),
+                    requests_in_flight: s.peer.requests_in_flight(),
+                    blocks_delivered: self.downloader.delivered_by(*id),
+                    bytes_received: s.conn.bytes.received.load(Ordering::Relaxed),
+                    bytes_sent: s.conn.bytes.sent.load(Ordering::Relaxed),
+                    connected_secs: now.saturating_sub(s.opened_ms) / 1000,
+                }
+            })
+            .collect()
+    }
+
+    pub(super) fn status(&self) -> NetStatus {
+        let height = self.shared.chain.read().height();
+        let header_height = self.counters.header_height().max(height);
+        NetStatus {
+            listen: self.listen,
+            tls: self.cfg.local_fingerprint.is_some(),
+            cert_fingerprint: self.cfg.local_fingerprint.map(|f| f.to_string()),
+            inbound: self.count(Direction::Inbound),
+            outbound: self.count(Direction::Outbound),
+            header_height,
+            initial_block_download: header_height > height || !self.downloader.is_idle(),
+            blocks_in_flight: self.downloader.in_flight(),
+            known_addresses: self.book.len(),
+            orphan_txs: self.orphans.len(),
+        }
+    }
+}
