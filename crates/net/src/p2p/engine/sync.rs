@@ -4,6 +4,8 @@
 use super::*;
 
 impl Engine {
+    /// Asks `id` for the headers after our best header, unless a `getheaders` to it is
+    /// still unanswered (then once more after the answer).
     pub(super) fn request_headers(&mut self, id: PeerId) {
         let now = self.now_ms();
         let Some(slot) = self.slots.get_mut(&id) else {
@@ -15,10 +17,18 @@ impl Engine {
                 return;
             }
         }
-        slot.headers_sent_ms = Some(now);
         slot.headers_again = false;
-        slot.peer.expect_headers(now);
         let locator = self.headers.locator(&self.shared.chain.read());
+        self.send_getheaders(id, locator, now);
+    }
+
+    /// Sends `getheaders` with `locator` and marks one `headers` answer as solicited.
+    fn send_getheaders(&mut self, id: PeerId, locator: Vec<BlockHash>, now: u64) {
+        let Some(slot) = self.slots.get_mut(&id) else {
+            return;
+        };
+        slot.headers_sent_ms = Some(now);
+        slot.peer.expect_headers(now);
         self.send(
             id,
             &Message::GetHeaders {
@@ -84,19 +94,7 @@ impl Engine {
     pub(super) fn continue_headers(&mut self, id: PeerId, last: BlockHash) {
         let now = self.now_ms();
         let locator = self.headers.locator_from(&self.shared.chain.read(), &last);
-        let Some(slot) = self.slots.get_mut(&id) else {
-            return;
-        };
-        slot.headers_sent_ms = Some(now);
-        slot.peer.expect_headers(now);
-        self.send(
-            id,
-            &Message::GetHeaders {
-                version: self.cfg.peer.protocol_version,
-                locator,
-                stop: Hash256::ZERO,
-            },
-        );
+        self.send_getheaders(id, locator, now);
     }
 
     /// Recomputes the blocks to fetch and hands them out.
