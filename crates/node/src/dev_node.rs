@@ -152,7 +152,7 @@ pub async fn run(config: DevNodeConfig) -> Result<(), DevNodeError> {
         }
         match net.listen {
             Some(addr) => {
-                tracing::info!(p2p_listen = %addr, tls = net.fingerprint.is_some(), "P2P listening")
+                tracing::info!(p2p_listen = %addr, tls = net.rotator.is_some(), "P2P listening")
             }
             None => tracing::info!("P2P outbound only (no listen address)"),
         }

@@ -127,8 +127,6 @@ pub struct NodeNetwork {
     pub handle: parthenon_net::p2p::P2pHandle,
     /// Where peers are accepted (the real port when bound to port 0).
     pub listen: Option<SocketAddr>,
-    /// This node's certificate fingerprint at start (TLS only), for peers that pin it.
-    pub fingerprint: Option<parthenon_net::CertFingerprint>,
     /// Serves and rotates the certificate (TLS only).
     pub rotator: Option<parthenon_net::tls::CertRotator>,
     task: tokio::task::JoinHandle<()>,
@@ -158,14 +156,14 @@ pub async fn start_network(
     use parthenon_net::{TcpTransport, TlsTransport, Transport};
     use std::sync::Arc;
 
-    let (transport, fingerprint, rotator): (Arc<dyn Transport>, _, _) = if settings.plaintext {
+    let (transport, rotator): (Arc<dyn Transport>, _) = if settings.plaintext {
         if !settings.connect_verified.is_empty() {
             return Err(NetworkStartError::VerifiedNeedsTls);
         }
         tracing::warn!(
             "P2P connections are plaintext (--p2p-plaintext): use only on trusted links"
         );
-        (Arc::new(TcpTransport::new()), None, None)
+        (Arc::new(TcpTransport::new()), None)
     } else {
         let t = &settings.tls;
         let source = CertSource::from_settings(
@@ -213,11 +211,7 @@ pub async fn start_network(
             .iter()
             .map(PeerSpec::addr)
             .collect();
-        (
-            Arc::new(NodeTransport { tls, verified }),
-            Some(fp),
-            Some(rotator),
-        )
+        (Arc::new(NodeTransport { tls, verified }), Some(rotator))
     };
     let mut config = P2pConfig::new(params);
     config.listen = settings.listen;
@@ -230,7 +224,7 @@ pub async fn start_network(
     config.max_inbound = settings.max_inbound;
     config.address_book = Some(datadir.peers_path());
     config.ban_list = Some(datadir.ban_list_path());
-    config.local_fingerprint = fingerprint;
+    config.certificate = rotator.clone();
     let node = p2p::start(config, shared, transport)
         .await
         .map_err(|e| match e {
@@ -240,7 +234,6 @@ pub async fn start_network(
     Ok(NodeNetwork {
         handle: node.handle,
         listen: node.listen,
-        fingerprint,
         rotator,
         task: node.task,
     })

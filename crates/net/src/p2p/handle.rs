@@ -3,7 +3,7 @@
 
 use super::counters::NetCounters;
 use crate::sync::PeerId;
-use crate::transport::{Direction, PeerSpec};
+use crate::transport::PeerSpec;
 use parthenon_primitives::Txid;
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
@@ -221,15 +221,5 @@ impl P2pHandle {
     /// it has stopped.
     pub async fn shutdown(&self) {
         let _ = self.ask(Request::Shutdown).await;
-    }
-}
-
-impl Direction {
-    /// `"inbound"` or `"outbound"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Inbound => "inbound",
-            Direction::Outbound => "outbound",
-        }
     }
 }

@@ -60,7 +60,7 @@ pub use persist::StateFileError;
 use crate::peer::PeerConfig;
 use crate::reputation::DEFAULT_BAN_SECS;
 use crate::sync::{BlockDownloader, DownloadConfig, DownloadConfigError, DEFAULT_STALL_TIMEOUT_MS};
-use crate::transport::{CertFingerprint, PeerSpec, Transport, TransportError};
+use crate::transport::{PeerSpec, Transport, TransportError};
 use parking_lot::{Mutex, RwLock};
 use parthenon_chain::{Chainstate, Clock, Mempool};
 use parthenon_primitives::ChainParams;
@@ -126,8 +126,9 @@ pub struct P2pConfig {
     pub outbox_len: usize,
     /// Seed of the engine's RNG (nonces, address choice); `None`: from the OS.
     pub seed: Option<u64>,
-    /// Our certificate's fingerprint when the transport is TLS (reported, not used).
-    pub local_fingerprint: Option<CertFingerprint>,
+    /// The certificate the TLS transport serves (reported by [`P2pHandle::status`] as it
+    /// is after any rotation); `None` over plaintext.
+    pub certificate: Option<crate::tls::CertRotator>,
 }
 
 impl P2pConfig {
@@ -153,7 +154,7 @@ impl P2pConfig {
             max_orphan_tx_bytes: DEFAULT_MAX_ORPHAN_TX_BYTES,
             outbox_len: DEFAULT_OUTBOX_LEN,
             seed: None,
-            local_fingerprint: None,
+            certificate: None,
         }
     }
 }

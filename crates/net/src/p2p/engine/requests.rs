@@ -156,7 +156,7 @@ impl Engine {
                 PeerInfo {
                     id: id.0,
                     addr: s.addr,
-                    direction: s.direction.as_str().to_string(),
+                    direction: s.direction.to_string(),
                     tls,
                     cert_fingerprint: fp,
                     manual: s.manual.is_some(),
@@ -180,8 +180,12 @@ impl Engine {
         let header_height = self.counters.header_height().max(height);
         NetStatus {
             listen: self.listen,
-            tls: self.cfg.local_fingerprint.is_some(),
-            cert_fingerprint: self.cfg.local_fingerprint.map(|f| f.to_string()),
+            tls: self.cfg.certificate.is_some(),
+            cert_fingerprint: self
+                .cfg
+                .certificate
+                .as_ref()
+                .map(|c| c.fingerprint().to_string()),
             inbound: self.count(Direction::Inbound),
             outbound: self.count(Direction::Outbound),
             header_height,
