@@ -391,6 +391,9 @@ pub fn merge_sync_status(info: &mut Value, net: parthenon_net::p2p::NetStatus) {
     let height = info["height"].as_u64().unwrap_or(0);
     let headers = u64::from(net.header_height).max(height);
     info["headers"] = json!(headers);
+    if !net.warnings.is_empty() {
+        info["warnings"] = json!(net.warnings.join("; "));
+    }
     if headers > height || net.initial_block_download {
         info["initial_block_download"] = json!(true);
         info["verification_progress"] = json!(height as f64 / headers.max(1) as f64);
@@ -569,6 +572,10 @@ mod tests {
             blocks_in_flight: 0,
             known_addresses: 0,
             orphan_txs: 0,
+            headers_held: 0,
+            header_store_bytes: 0,
+            headers_presynced: 0,
+            warnings: Vec::new(),
         }
     }
 
