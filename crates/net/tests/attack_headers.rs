@@ -111,9 +111,7 @@ async fn header_spam_leaves_the_store_bounded_and_sync_going(
             }]))
             .await;
         if branch % 64 == 0 {
-            let rtt = probe
-                .ping_rtt(branch as u64, PING_BOUND * 4, context)
-                .await;
+            let rtt = probe.ping_rtt(branch as u64, PING_BOUND * 4, context).await;
             worst_ping = worst_ping.max(rtt);
             let status = node.handle.status().await.expect("engine answers");
             most_bytes = most_bytes.max(status.header_store_bytes);
@@ -145,7 +143,11 @@ async fn header_spam_leaves_the_store_bounded_and_sync_going(
         worst_ping < PING_BOUND,
         "{context}: honest ping took {worst_ping:?}"
     );
-    assert!(status.warnings.is_empty(), "{context}: {:?}", status.warnings);
+    assert!(
+        status.warnings.is_empty(),
+        "{context}: {:?}",
+        status.warnings
+    );
     assert!(
         status.headers_presynced >= ATTACK_HEADERS as u64,
         "{context}: N validated and counted every header, got {}",

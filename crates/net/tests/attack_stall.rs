@@ -75,7 +75,10 @@ async fn a_lone_peer_trickling_blocks_but_withholding_the_first_is_dropped() {
         }
     }
     let delivered = dropped_after.unwrap_or_else(|| {
-        panic!("{context}: N kept the staller through {} deliveries", asked.len() - 1)
+        panic!(
+            "{context}: N kept the staller through {} deliveries",
+            asked.len() - 1
+        )
     });
     assert_eq!(node.state.height(), 0, "{context}: block 1 never came");
     eprintln!("{context}: dropped after {delivered} trickled blocks");

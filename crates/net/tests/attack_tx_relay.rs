@@ -106,13 +106,17 @@ async fn a_broken_signature_copy_relayed_first_does_not_keep_the_real_transactio
         })
         .await;
     attacker.send(&Message::Tx(forged)).await;
-    wait_until("N scored the attacker for the invalid copy", TIMEOUT, || async {
-        node.handle
-            .peers()
-            .await
-            .map(|p| p.iter().any(|p| !p.manual && p.ban_score >= 10))
-            .unwrap_or(false)
-    })
+    wait_until(
+        "N scored the attacker for the invalid copy",
+        TIMEOUT,
+        || async {
+            node.handle
+                .peers()
+                .await
+                .map(|p| p.iter().any(|p| !p.manual && p.ban_score >= 10))
+                .unwrap_or(false)
+        },
+    )
     .await;
     assert!(node.state.shared.mempool.lock().get(&real.txid()).is_none());
 

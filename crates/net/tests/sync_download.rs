@@ -342,9 +342,14 @@ fn when_every_peer_stalls_the_most_overdue_one_is_dropped() {
     let mut dl = small(4, 16);
     dl.set_plan(fake_plan(0, 100));
     assert_eq!(dl.assign(&[P1], 0), vec![(P1, (1..=4).map(fake).collect())]);
-    assert!(dl.stalled(DEFAULT_STALL_TIMEOUT_MS, DEFAULT_STALL_TIMEOUT_MS).is_empty());
+    assert!(dl
+        .stalled(DEFAULT_STALL_TIMEOUT_MS, DEFAULT_STALL_TIMEOUT_MS)
+        .is_empty());
     // A lone peer that stalls is dropped too: the old scheduler waited for it forever.
-    assert_eq!(dl.stalled(DEFAULT_STALL_TIMEOUT_MS + 1, DEFAULT_STALL_TIMEOUT_MS), vec![P1]);
+    assert_eq!(
+        dl.stalled(DEFAULT_STALL_TIMEOUT_MS + 1, DEFAULT_STALL_TIMEOUT_MS),
+        vec![P1]
+    );
     assert!(dl.peers().is_empty() && dl.in_flight() == 0);
 
     // Two peers, both stalling: only the worse one goes.
@@ -382,7 +387,10 @@ fn a_peer_trickling_other_blocks_still_stalls_on_the_one_it_holds() {
     }
     assert!(dl.stalled(10_000, DEFAULT_STALL_TIMEOUT_MS).is_empty());
     assert_eq!(dl.stalled(10_001, DEFAULT_STALL_TIMEOUT_MS), vec![P1]);
-    assert!(dl.holder(&fake(1)).is_none(), "block 1 goes back to the queue");
+    assert!(
+        dl.holder(&fake(1)).is_none(),
+        "block 1 goes back to the queue"
+    );
 }
 
 #[test]

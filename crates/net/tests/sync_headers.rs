@@ -509,14 +509,20 @@ fn presync_checks_retargets_like_the_chainstate() {
     };
     let tc = TestChain::with_params(p);
     let out = presynced(&tc, &headers(&blocks)).unwrap();
-    assert!(matches!(out, PresyncOutcome::Presyncing { counted: 14, .. }), "{out:?}");
+    assert!(
+        matches!(out, PresyncOutcome::Presyncing { counted: 14, .. }),
+        "{out:?}"
+    );
     // From an indexed block in the middle of a window (height 6).
     let mut tc = TestChain::with_params(p);
     for b in &blocks[..6] {
         tc.process(b);
     }
     let out = presynced(&tc, &headers(&blocks[6..])).unwrap();
-    assert!(matches!(out, PresyncOutcome::Presyncing { counted: 8, .. }), "{out:?}");
+    assert!(
+        matches!(out, PresyncOutcome::Presyncing { counted: 8, .. }),
+        "{out:?}"
+    );
     // Wrong bits at the boundary (height 12) are caught.
     let parent = blocks[10].header;
     let mut bad = unmined(&parent, 12, parent.bits, parent.time + 1, b"bad");
@@ -525,7 +531,14 @@ fn presync_checks_retargets_like_the_chainstate() {
     message.push(bad.header);
     let err = presynced(&tc, &message).unwrap_err();
     assert!(
-        matches!(err, HeadersError::Invalid { height: 12, source: ValidationError::BadDifficulty { .. }, .. }),
+        matches!(
+            err,
+            HeadersError::Invalid {
+                height: 12,
+                source: ValidationError::BadDifficulty { .. },
+                ..
+            }
+        ),
         "{err:?}"
     );
 }

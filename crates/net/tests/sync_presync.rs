@@ -30,7 +30,12 @@ fn serve(chain: &[BlockHeader], locator: &[parthenon_primitives::BlockHash]) -> 
         .iter()
         .find_map(|h| chain.iter().position(|c| c.hash() == *h))
         .map_or(0, |i| i + 1);
-    chain.iter().skip(start).take(MAX_HEADERS).copied().collect()
+    chain
+        .iter()
+        .skip(start)
+        .take(MAX_HEADERS)
+        .copied()
+        .collect()
 }
 
 #[test]
@@ -43,20 +48,33 @@ fn low_work_header_chains_are_validated_and_counted_but_never_stored() {
     let mut ps = HeadersPresync::new(params());
     // The anti-DoS work: 300 - 144 = 156 blocks. Forks from genesis of 150 headers are below.
     let one = ChainWork::from_bits(params().pow_limit_bits).unwrap();
-    assert_eq!(hc.anti_dos_work(&tc.chain), ChainWork(one.0 * U256::from(157u32)));
+    assert_eq!(
+        hc.anti_dos_work(&tc.chain),
+        ChainWork(one.0 * U256::from(157u32))
+    );
     for branch in 0..100u64 {
         let fork = header_only_chain(&genesis(), 150, branch);
         let out = ps
             .on_headers(P1, &mut hc, &tc.chain, &fork, now_ms())
             .unwrap();
         assert!(
-            matches!(out, PresyncOutcome::Presyncing { full: false, counted: 150, .. }),
+            matches!(
+                out,
+                PresyncOutcome::Presyncing {
+                    full: false,
+                    counted: 150,
+                    ..
+                }
+            ),
             "{out:?}"
         );
     }
     assert_eq!(hc.len(), 0, "nothing stored");
     assert_eq!(ps.counted_total(), 15_000);
-    assert!(!ps.is_active(P1), "a chain that ended below the work is forgotten");
+    assert!(
+        !ps.is_active(P1),
+        "a chain that ended below the work is forgotten"
+    );
     assert!(ps.approx_bytes() < 1_000);
     // Validated, not just counted: a header without proof of work is refused and scored.
     let mut bad = header_only_chain(&genesis(), 10, 999);
@@ -75,9 +93,21 @@ fn low_work_header_chains_are_validated_and_counted_but_never_stored() {
         .unwrap_err();
     assert!(err.offence().is_some(), "{err}");
     // A fork within a day of the tip is stored at once (it may win a race).
-    let near = header_only_chain(&tc.chain.entry(&tc.chain.hash_at(200).unwrap()).unwrap().header, 3, 7);
-    let out = ps.on_headers(P2, &mut hc, &tc.chain, &near, now_ms()).unwrap();
-    assert!(matches!(out, PresyncOutcome::Stored(a) if a.added == 3), "{out:?}");
+    let near = header_only_chain(
+        &tc.chain
+            .entry(&tc.chain.hash_at(200).unwrap())
+            .unwrap()
+            .header,
+        3,
+        7,
+    );
+    let out = ps
+        .on_headers(P2, &mut hc, &tc.chain, &near, now_ms())
+        .unwrap();
+    assert!(
+        matches!(out, PresyncOutcome::Stored(a) if a.added == 3),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -91,25 +121,44 @@ fn a_chain_that_proves_its_work_is_fetched_again_and_stored() {
 
     // Round 1: 2,000 headers, 2,000 blocks of work < 3,000: pre-synced.
     let msg = serve(&chain, &[genesis().hash()]);
-    let out = ps.on_headers(P1, &mut hc, &tc.chain, &msg, now_ms()).unwrap();
-    let PresyncOutcome::Presyncing { last, fork, full: true, counted: 2_000 } = out else {
+    let out = ps
+        .on_headers(P1, &mut hc, &tc.chain, &msg, now_ms())
+        .unwrap();
+    let PresyncOutcome::Presyncing {
+        last,
+        fork,
+        full: true,
+        counted: 2_000,
+    } = out
+    else {
         panic!("{out:?}");
     };
     assert_eq!(hc.len(), 0);
     // Round 2: the work is proven: fetch again from the fork point.
     let msg = serve(&chain, &[last, fork]);
-    let out = ps.on_headers(P1, &mut hc, &tc.chain, &msg, now_ms()).unwrap();
-    assert_eq!(out, PresyncOutcome::Redownload { fork: genesis().hash() });
+    let out = ps
+        .on_headers(P1, &mut hc, &tc.chain, &msg, now_ms())
+        .unwrap();
+    assert_eq!(
+        out,
+        PresyncOutcome::Redownload {
+            fork: genesis().hash()
+        }
+    );
     assert_eq!(hc.len(), 0, "still nothing stored");
     // Redownload: buffered until the redownloaded headers prove the work themselves.
     let msg = serve(&chain, &[genesis().hash()]);
-    let out = ps.on_headers(P1, &mut hc, &tc.chain, &msg, now_ms()).unwrap();
+    let out = ps
+        .on_headers(P1, &mut hc, &tc.chain, &msg, now_ms())
+        .unwrap();
     let PresyncOutcome::Buffering { last, fork } = out else {
         panic!("{out:?}");
     };
     assert_eq!((hc.len(), ps.buffered()), (0, 2_000));
     let msg = serve(&chain, &[last, fork]);
-    let out = ps.on_headers(P1, &mut hc, &tc.chain, &msg, now_ms()).unwrap();
+    let out = ps
+        .on_headers(P1, &mut hc, &tc.chain, &msg, now_ms())
+        .unwrap();
     let PresyncOutcome::Stored(acc) = out else {
         panic!("{out:?}");
     };
@@ -117,7 +166,9 @@ fn a_chain_that_proves_its_work_is_fetched_again_and_stored() {
     assert_eq!((hc.len(), ps.buffered()), (4_000, 0));
     // The rest arrives the ordinary way.
     let msg = serve(&chain, &hc.locator_from(&tc.chain, &acc.last.unwrap()));
-    let out = ps.on_headers(P1, &mut hc, &tc.chain, &msg, now_ms()).unwrap();
+    let out = ps
+        .on_headers(P1, &mut hc, &tc.chain, &msg, now_ms())
+        .unwrap();
     assert!(matches!(out, PresyncOutcome::Stored(a) if a.added == 500));
     assert_eq!(hc.best_tip(&tc.chain).height, 4_500);
 }
@@ -132,13 +183,20 @@ fn a_redownload_that_differs_from_the_presync_stores_nothing() {
     real.extend(header_only_chain(&genesis(), 4_000, 1));
     // The peer pre-syncs a chain with enough work (say, the honest one it relays)...
     let msg = serve(&real, &[genesis().hash()]);
-    let PresyncOutcome::Presyncing { last, fork, .. } =
-        ps.on_headers(P1, &mut hc, &tc.chain, &msg, now_ms()).unwrap()
+    let PresyncOutcome::Presyncing { last, fork, .. } = ps
+        .on_headers(P1, &mut hc, &tc.chain, &msg, now_ms())
+        .unwrap()
     else {
         panic!("presync");
     };
     let out = ps
-        .on_headers(P1, &mut hc, &tc.chain, &serve(&real, &[last, fork]), now_ms())
+        .on_headers(
+            P1,
+            &mut hc,
+            &tc.chain,
+            &serve(&real, &[last, fork]),
+            now_ms(),
+        )
         .unwrap();
     assert!(matches!(out, PresyncOutcome::Redownload { .. }));
     // ...then serves its own, shorter chain: it ends short of the work.
@@ -155,16 +213,29 @@ fn a_redownload_that_differs_from_the_presync_stores_nothing() {
 
     // A redownload longer than what was pre-synced is cut off as well.
     let msg = serve(&real, &[genesis().hash()]);
-    let PresyncOutcome::Presyncing { last, fork, .. } =
-        ps.on_headers(P2, &mut hc, &tc.chain, &msg, now_ms()).unwrap()
+    let PresyncOutcome::Presyncing { last, fork, .. } = ps
+        .on_headers(P2, &mut hc, &tc.chain, &msg, now_ms())
+        .unwrap()
     else {
         panic!("presync");
     };
-    ps.on_headers(P2, &mut hc, &tc.chain, &serve(&real, &[last, fork]), now_ms())
-        .unwrap();
+    ps.on_headers(
+        P2,
+        &mut hc,
+        &tc.chain,
+        &serve(&real, &[last, fork]),
+        now_ms(),
+    )
+    .unwrap();
     ps.set_max_buffered(1_000);
     let out = ps
-        .on_headers(P2, &mut hc, &tc.chain, &serve(&real, &[genesis().hash()]), now_ms())
+        .on_headers(
+            P2,
+            &mut hc,
+            &tc.chain,
+            &serve(&real, &[genesis().hash()]),
+            now_ms(),
+        )
         .unwrap();
     assert_eq!(out, PresyncOutcome::RedownloadFailed, "over the buffer cap");
     assert_eq!((hc.len(), ps.buffered()), (0, 0));
@@ -186,7 +257,10 @@ fn the_least_work_forks_are_evicted_before_the_best_chain_is_refused() {
     assert_eq!(acc.added, 10);
     assert_eq!(hc.evicted(), 15);
     assert!(fork_a.iter().all(|h| !hc.contains(&h.hash())));
-    assert!(fork_b.iter().all(|h| hc.contains(&h.hash())), "fork B has more work");
+    assert!(
+        fork_b.iter().all(|h| hc.contains(&h.hash())),
+        "fork B has more work"
+    );
     assert!(best.iter().all(|h| hc.contains(&h.hash())));
     // Only the best chain left and full: refused, not scored.
     let mut hc = HeaderChain::with_max_headers(params(), 50);
@@ -210,7 +284,10 @@ fn a_peer_may_add_only_so_many_fork_headers() {
     let err = hc
         .accept_headers_from(Some(P2), &tc.chain, &fork, now_ms())
         .unwrap_err();
-    assert!(matches!(err, HeadersError::PeerBudget { index: 5, .. }), "{err}");
+    assert!(
+        matches!(err, HeadersError::PeerBudget { index: 5, .. }),
+        "{err}"
+    );
     assert_eq!(hc.fork_headers_of(P2), 5);
     assert!(err.offence().is_none());
     // Another peer has its own budget.

@@ -126,7 +126,7 @@ static MAIN: ChainParams = ChainParams {
     genesis_time: 1_780_000_000,
     genesis_nonce: 1_229_615,
     genesis_message: "ParthenonChain main: every claim measured",
-        // 2,016 blocks at the easiest target (one retarget window, about 2^31 hashes).
+    // 2,016 blocks at the easiest target (one retarget window, about 2^31 hashes).
     min_chain_work: 0x7e00_07e0,
 };
 
@@ -145,7 +145,7 @@ static TEST: ChainParams = ChainParams {
     genesis_time: 1_780_000_000,
     genesis_nonce: 25_516,
     genesis_message: "ParthenonChain test",
-        // 144 blocks at the easiest target (a day of blocks, about 2^23 hashes).
+    // 144 blocks at the easiest target (a day of blocks, about 2^23 hashes).
     min_chain_work: 0x0090_0090,
 };
 
@@ -164,8 +164,8 @@ static DEV: ChainParams = ChainParams {
     genesis_time: 1_780_000_000,
     genesis_nonce: 0,
     genesis_message: "ParthenonChain dev",
-        // None: a dev network starts from genesis with a single CPU miner, so its header
-        // spam defence is the relative rule (within a day of blocks of the tip's work).
+    // None: a dev network starts from genesis with a single CPU miner, so its header
+    // spam defence is the relative rule (within a day of blocks of the tip's work).
     min_chain_work: 0,
 };
 
@@ -251,9 +251,18 @@ mod tests {
             let one = ChainWork::from_bits(n.params().pow_limit_bits).unwrap();
             ChainWork(one.0 * U256::from(count))
         };
-        assert_eq!(Network::Main.params().minimum_chain_work(), blocks(Network::Main, 2016));
-        assert_eq!(Network::Test.params().minimum_chain_work(), blocks(Network::Test, 144));
-        assert_eq!(Network::Dev.params().minimum_chain_work(), ChainWork::default());
+        assert_eq!(
+            Network::Main.params().minimum_chain_work(),
+            blocks(Network::Main, 2016)
+        );
+        assert_eq!(
+            Network::Test.params().minimum_chain_work(),
+            blocks(Network::Test, 144)
+        );
+        assert_eq!(
+            Network::Dev.params().minimum_chain_work(),
+            ChainWork::default()
+        );
     }
 
     #[test]

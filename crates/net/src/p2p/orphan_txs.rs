@@ -251,8 +251,14 @@ mod tests {
             !p.held_from(&real.txid(), PeerId(7)),
             "another peer's announcement of the txid is still worth fetching"
         );
-        assert!(p.insert(real.clone(), PeerId(7), 1), "the real one is held too");
-        assert!(!p.insert(real.clone(), PeerId(8), 2), "same wtxid: held once");
+        assert!(
+            p.insert(real.clone(), PeerId(7), 1),
+            "the real one is held too"
+        );
+        assert!(
+            !p.insert(real.clone(), PeerId(8), 2),
+            "same wtxid: held once"
+        );
         assert_eq!(p.len(), 2);
         p.forget_peer(PeerId(6));
         assert!(p.contains(&real.txid()) && p.len() == 1);

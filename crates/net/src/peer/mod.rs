@@ -36,8 +36,8 @@ mod tests;
 
 use crate::frame::FrameError;
 use crate::message::{InvKind, Inventory, Message, MessageError, VersionMessage};
-use parthenon_primitives::BlockHash;
 use crate::reputation::{Offence, Score};
+use parthenon_primitives::BlockHash;
 use parthenon_primitives::{Transaction, Txid};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -433,8 +433,8 @@ impl Peer {
                 hash,
             })
         });
-        let exempt =
-            self.phase == Phase::Ready && (solicited_tx || self.is_exempt_from_rate(&msg, block_hash));
+        let exempt = self.phase == Phase::Ready
+            && (solicited_tx || self.is_exempt_from_rate(&msg, block_hash));
         if !exempt && !self.take_token(now_ms) {
             self.punish(Offence::Flood, &mut out);
             return out;

@@ -268,7 +268,10 @@ fn solicited_answers_and_data_requests_spend_no_rate_tokens() {
     for i in 0..10_000u64 {
         p.request(inv, 5);
         let a = p.on_message(Message::Block(b.clone()), 5);
-        assert!(matches!(a[..], [PeerAction::Deliver(Message::Block(_))]), "block {i}: {a:?}");
+        assert!(
+            matches!(a[..], [PeerAction::Deliver(Message::Block(_))]),
+            "block {i}: {a:?}"
+        );
         p.expect_headers(5);
         let a = p.on_message(Message::Headers(vec![b.header]), 5);
         assert!(scored(&a).is_empty(), "headers {i}: {a:?}");
@@ -299,7 +302,8 @@ fn an_oversized_transaction_is_refused_and_scored_before_it_is_hashed() {
         vout: 0,
     };
     let small = tx.clone();
-    let pad = parthenon_primitives::TxOut::to_key(parthenon_primitives::Asset::Talanton, 1, [3; 32]);
+    let pad =
+        parthenon_primitives::TxOut::to_key(parthenon_primitives::Asset::Talanton, 1, [3; 32]);
     while tx.encoded_len() <= config().max_tx_size {
         tx.outputs.push(pad.clone());
     }

@@ -279,7 +279,11 @@ impl HeaderChain {
     pub fn anti_dos_work(&self, chain: &Chainstate) -> ChainWork {
         let tip = chain.tip();
         let block = ChainWork::from_bits(tip.header.bits).unwrap_or_default();
-        let day = ChainWork(block.0.saturating_mul(parthenon_primitives::pow::U256::from(144u32)));
+        let day = ChainWork(
+            block
+                .0
+                .saturating_mul(parthenon_primitives::pow::U256::from(144u32)),
+        );
         let relative = ChainWork(tip.chain_work.0.saturating_sub(day.0));
         relative.max(self.params.minimum_chain_work())
     }
@@ -631,9 +635,14 @@ impl HeaderChain {
         let mut rank: HashMap<BlockHash, ChainWork> = HashMap::with_capacity(by_height.len());
         for (_, hash) in &by_height {
             let e = &self.entries[hash];
-            let own = rank.get(hash).copied().unwrap_or(e.chain_work).max(e.chain_work);
+            let own = rank
+                .get(hash)
+                .copied()
+                .unwrap_or(e.chain_work)
+                .max(e.chain_work);
             rank.insert(*hash, own);
-            if !on_best.contains(&e.header.prev_hash) && self.entries.contains_key(&e.header.prev_hash)
+            if !on_best.contains(&e.header.prev_hash)
+                && self.entries.contains_key(&e.header.prev_hash)
             {
                 let p = rank.entry(e.header.prev_hash).or_insert(own);
                 *p = (*p).max(own);

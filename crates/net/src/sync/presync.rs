@@ -78,7 +78,10 @@ impl Cursor {
         let mut anchors = Vec::new();
         if params.retarget && params.retarget_interval > 0 {
             let boundary = node.height - node.height % params.retarget_interval;
-            for h in [boundary.checked_sub(1), Some(boundary)].into_iter().flatten() {
+            for h in [boundary.checked_sub(1), Some(boundary)]
+                .into_iter()
+                .flatten()
+            {
                 if let Some(t) = headers
                     .ancestor(chain, &hash, h)
                     .and_then(|a| headers.node(chain, &a))
@@ -128,7 +131,8 @@ impl Cursor {
         if params.retarget && params.retarget_interval > 0 {
             let r = self.height % params.retarget_interval;
             if r == 0 || r == params.retarget_interval - 1 {
-                self.anchors.retain(|(h, _)| h % params.retarget_interval != r);
+                self.anchors
+                    .retain(|(h, _)| h % params.retarget_interval != r);
                 self.anchors.push((self.height, header.time));
             }
         }
@@ -311,13 +315,12 @@ impl HeadersPresync {
                     .accept_headers_from(Some(peer), chain, headers, now_unix_ms)
                     .map(PresyncOutcome::Stored);
             }
-            let cursor = Cursor::at(store, chain, first.prev_hash).ok_or(
-                HeadersError::Unconnected {
+            let cursor =
+                Cursor::at(store, chain, first.prev_hash).ok_or(HeadersError::Unconnected {
                     index: 0,
                     hash: first.hash(),
                     prev: first.prev_hash,
-                },
-            )?;
+                })?;
             // A single message that proves the work by itself is stored at once.
             let mut probe = cursor.clone();
             self.validate(&mut probe, headers, now_unix_ms)?;
@@ -365,11 +368,12 @@ impl HeadersPresync {
                 *cursor = next;
                 if cursor.chain_work >= threshold {
                     let fork = *fork;
-                    let start = Cursor::at(store, chain, fork).ok_or(HeadersError::Unconnected {
-                        index: 0,
-                        hash: first.hash(),
-                        prev: fork,
-                    })?;
+                    let start =
+                        Cursor::at(store, chain, fork).ok_or(HeadersError::Unconnected {
+                            index: 0,
+                            hash: first.hash(),
+                            prev: fork,
+                        })?;
                     tracing::info!(%peer, headers = *counted, "pre-synced header chain proved its work; fetching it again");
                     self.peers.insert(
                         peer,

@@ -167,7 +167,6 @@ impl RawPeer {
     }
 }
 
-
 impl RawPeer {
     /// Sends a `ping` and waits for its `pong`, dropping anything else N sends meanwhile;
     /// returns the round trip. Panics if N closes the connection or does not answer in

@@ -596,6 +596,17 @@ mod tests {
     }
 
     #[test]
+    fn a_node_that_cannot_store_headers_says_so_and_is_not_synced() {
+        let mut info =
+            json!({"height": 50, "initial_block_download": false, "verification_progress": 1.0});
+        let mut net = status(50, true);
+        net.warnings = vec!["header store full".to_owned()];
+        merge_sync_status(&mut info, net);
+        assert_eq!(info["warnings"], "header store full");
+        assert_eq!(info["initial_block_download"], true);
+    }
+
+    #[test]
     fn initial_block_download_means_a_tip_older_than_a_day() {
         let tip = 1_800_000_000u32;
         let now = u64::from(tip);
