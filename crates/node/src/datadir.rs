@@ -38,7 +38,7 @@ pub enum DataDirError {
     Storage(StorageError),
     /// The chainstate was written by an older node under incompatible rules.
     #[error(
-        "{source}\nTo start afresh, stop the node and run: rm -rf {} {}\n\
+        "{error}\nTo start afresh, stop the node and run: rm -rf {} {}\n\
          (the wallet key and TLS certificate in {} stay valid and are kept)",
         .chainstate.display(),
         .blocks.display(),
@@ -51,8 +51,9 @@ pub enum DataDirError {
         chainstate: PathBuf,
         /// Its block files, to delete.
         blocks: PathBuf,
-        /// The chainstate's error, naming the versions.
-        source: ChainError,
+        /// The chainstate's error, naming the versions (in the message, not as a source, so
+        /// that printing the error chain does not say it twice).
+        error: ChainError,
     },
     /// The chainstate could not be opened.
     #[error(transparent)]
@@ -155,7 +156,7 @@ impl DataDir {
                 root: self.root.clone(),
                 chainstate: self.chainstate_dir(),
                 blocks: self.blocks_dir(),
-                source: e,
+                error: e,
             },
             other => DataDirError::Chain(other),
         })
