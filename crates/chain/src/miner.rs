@@ -2,6 +2,7 @@
 
 use crate::chainstate::Chainstate;
 use crate::mempool::Mempool;
+use crate::validation::context::earliest_block_time;
 use crate::workers::Workers;
 use parthenon_primitives::block::{merkle_root, MAX_BLOCK_SIZE};
 use parthenon_primitives::pow::{hash_to_uint, target_from_compact};
@@ -43,7 +44,7 @@ pub fn build_template(
     let coinbase = coinbase_transaction(params, ctx.height, payout, &fees, data);
     let mut all = vec![coinbase];
     all.extend(txs.iter().map(|t| (**t).clone()));
-    let time = (now_secs.min(u32::MAX as u64) as u32).max(ctx.median_time_past + 1);
+    let time = (now_secs.min(u32::MAX as u64) as u32).max(earliest_block_time(&ctx, params));
     let header = BlockHeader {
         version: 1,
         prev_hash: chain.tip_hash(),

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use parthenon_chain::{ChainError, ValidationError};
+use parthenon_chain::{miner, ChainError, Mempool, ValidationError};
 use parthenon_primitives::{Block, ChainParams, Network};
 
 /// Dev's genesis and limit, but retargeting every 16 blocks meant to come 600 s apart (the
@@ -93,4 +93,27 @@ fn the_attack_pattern_future_window_end_then_early_start_is_rejected() {
         rejection(&mut tc, early),
         ValidationError::TimeWarp { time, .. } if time == mtp + 1
     ));
+}
+
+#[test]
+fn a_template_at_a_window_start_respects_the_bound_when_the_clock_is_behind() {
+    // The parent (last block of the window) is dated an hour ahead of the miner's clock;
+    // the template must not use the clock (more than 600 s before the parent).
+    let p = retargeting();
+    let mut tc = TestChain::with_params(p);
+    for _ in 1..=14 {
+        let t = tc.chain.tip().header.time;
+        tc.connect(BlockBuilder::on_tip(&tc.chain).time(t + 600).build());
+    }
+    let t14 = tc.chain.tip().header.time;
+    tc.connect(BlockBuilder::on_tip(&tc.chain).time(t14 + 3_600).build());
+    let parent_time = tc.chain.tip().header.time;
+    let clock = (parent_time - 3_600) as u64;
+    assert!(clock as u32 > tc.chain.next_block_context().median_time_past);
+    let pool = Mempool::new(1 << 20);
+    let mut template = miner::build_template(&tc.chain, &pool, pubkey(&miner_key()), clock, 0);
+    assert_eq!(template.height, 16);
+    assert_eq!(template.block.header.time, parent_time - 600);
+    mine(&mut template.block);
+    tc.connect(template.block);
 }

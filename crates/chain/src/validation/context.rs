@@ -43,6 +43,18 @@ pub fn check_header_in_context(
     check_time_not_too_new(header, now_secs, params)
 }
 
+/// The earliest time a block in `ctx` may carry: after the median time past and, at the
+/// start of a retarget window, within the time-warp bound of its parent. Templates use
+/// `max(now, earliest)`, as Bitcoin Core does for BIP-94.
+pub fn earliest_block_time(ctx: &HeaderContext, params: &ChainParams) -> u32 {
+    let after_median = ctx.median_time_past.saturating_add(1);
+    if params.retarget && ctx.height.is_multiple_of(params.retarget_interval) {
+        after_median.max(ctx.parent_time.saturating_sub(MAX_TIMEWARP_SECS))
+    } else {
+        after_median
+    }
+}
+
 /// BIP-94's time-warp rule, on networks that retarget: the first block of a retarget window
 /// (height a multiple of `retarget_interval`) is at most [`MAX_TIMEWARP_SECS`] older than its
 /// parent, the last block of the previous window.
