@@ -63,7 +63,8 @@ fn signed_spend(state: &NodeState) -> Transaction {
         )],
         lock_time: 0,
     };
-    sign_all_inputs(&mut tx, &[&spent], &[&payout_key()]).expect("sign");
+    let genesis = sync_common::params().genesis_block().hash();
+    sign_all_inputs(&genesis, &mut tx, &[&spent], &[&payout_key()]).expect("sign");
     tx
 }
 

@@ -56,8 +56,8 @@ struct Cursor {
     chain_work: ChainWork,
     /// Timestamps of the last (up to) [`MEDIAN_TIME_SPAN`] headers, newest last.
     times: VecDeque<u32>,
-    /// `(height, time)` of recent headers at retarget boundaries and just before them, for
-    /// the retarget rule's window start.
+    /// `(height, time)` of the headers of the last two windows at a retarget boundary and
+    /// just before one, for the retarget rule's window anchor.
     anchors: Vec<(u32, u32)>,
 }
 
@@ -77,11 +77,17 @@ impl Cursor {
         }
         let mut anchors = Vec::new();
         if params.retarget && params.retarget_interval > 0 {
-            let boundary = node.height - node.height % params.retarget_interval;
-            for h in [boundary.checked_sub(1), Some(boundary)]
-                .into_iter()
-                .flatten()
-            {
+            // The retarget rule asks for the time of a block at or just before a window
+            // start: keep those of the current and the previous window.
+            let n = params.retarget_interval;
+            let boundary = node.height - node.height % n;
+            let wanted = [
+                boundary.checked_sub(n + 1),
+                boundary.checked_sub(n),
+                boundary.checked_sub(1),
+                Some(boundary),
+            ];
+            for h in wanted.into_iter().flatten() {
                 if let Some(t) = headers
                     .ancestor(chain, &hash, h)
                     .and_then(|a| headers.node(chain, &a))
@@ -117,6 +123,7 @@ impl Cursor {
             height: self.height + 1,
             expected_bits,
             median_time_past: median_time(self.times.iter().copied().collect()),
+            parent_time: self.header.time,
         };
         context::check_header_in_context(header, &ctx, now_secs, params)?;
         let work = ChainWork::from_bits(header.bits)?;
@@ -129,10 +136,13 @@ impl Cursor {
         }
         self.times.push_back(header.time);
         if params.retarget && params.retarget_interval > 0 {
-            let r = self.height % params.retarget_interval;
-            if r == 0 || r == params.retarget_interval - 1 {
+            let n = params.retarget_interval;
+            let r = self.height % n;
+            if r == 0 || r == n - 1 {
+                // Keep the anchors of the last two windows (at most four).
+                let height = self.height;
                 self.anchors
-                    .retain(|(h, _)| h % params.retarget_interval != r);
+                    .retain(|(h, _)| h.saturating_add(2 * n) > height);
                 self.anchors.push((self.height, header.time));
             }
         }

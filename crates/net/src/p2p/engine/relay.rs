@@ -220,6 +220,7 @@ pub(super) fn refusal_covers_txid(error: &MempoolError) -> bool {
                 | ValidationError::ValueNotConserved { .. }
                 | ValidationError::AmountOverflow { .. }
                 | ValidationError::LooseCoinbase
+                | ValidationError::NonFinalTransaction { .. }
         ),
         MempoolError::Conflict { .. } => true,
         // Too large, mempool full (fee rate), already known, chain errors, and any verdict

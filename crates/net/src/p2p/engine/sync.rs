@@ -207,7 +207,7 @@ impl Engine {
                 let connected = outcome.update.connected.len();
                 if connected > 0 {
                     self.connected_since_prune += connected;
-                    // Conflicts and immature spends depend on the tip: judge them afresh.
+                    // Conflicts, immature spends and lock times depend on the tip: judge them afresh.
                     self.recent_rejects.clear();
                     if let Some(observe) = &self.shared.on_block_connected {
                         observe(started.elapsed());
