@@ -289,3 +289,27 @@ impl parthenon_net::Transport for NodeTransport {
         self.tls.bind(addr)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parthenon_crypto::{AeadBackend, AesMode};
+    use parthenon_net::tls::CipherSuitePolicy;
+
+    #[test]
+    fn the_tls_suites_follow_the_keystore_aes_path() {
+        assert_eq!(
+            tls_cipher_suites(AesMode::Software),
+            CipherSuitePolicy::ChaCha20Only
+        );
+        // Auto: AES first exactly when the keystore runs ring's hardware AES (CPU and
+        // PARTHENON_AES decide both the same way).
+        let hardware = parthenon_crypto::active_backend(AesMode::Auto)
+            .is_ok_and(|s| s.backend == AeadBackend::Hardware);
+        assert_eq!(
+            tls_cipher_suites(AesMode::Auto).uses_aes(),
+            hardware,
+            "auto"
+        );
+    }
+}
