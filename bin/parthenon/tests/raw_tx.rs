@@ -148,7 +148,8 @@ fn a_signed_transaction_is_checked_sent_and_found_without_a_tx_index() {
 }
 
 #[test]
-fn a_signed_transaction_with_its_lock_time_changed_is_refused_for_its_signature() {
+fn a_signed_transaction_with_its_lock_time_version_or_an_output_changed_is_refused_for_its_signature(
+) {
     let dir = tempfile::tempdir().unwrap();
     let datadir = dir.path().join("dev");
     let (node, rpc) = node_with_mature_coins(&datadir);
@@ -158,6 +159,16 @@ fn a_signed_transaction_with_its_lock_time_changed_is_refused_for_its_signature(
     altered.lock_time ^= 1;
     assert_ne!(altered.txid(), tx.txid());
     assert_refused_for_its_signature(&rpc, &altered, "lock_time changed");
+    // The other txid fields a relayer could touch without breaking the decoding.
+    let mut altered = tx.clone();
+    altered.version ^= 2;
+    assert_refused_for_its_signature(&rpc, &altered, "version changed");
+    let mut altered = tx.clone();
+    altered.outputs[0].amount -= 1;
+    assert_refused_for_its_signature(&rpc, &altered, "an output amount changed");
+    let mut altered = tx.clone();
+    altered.outputs[0].script_pubkey[31] ^= 1;
+    assert_refused_for_its_signature(&rpc, &altered, "an output key changed");
 
     // The original, untouched, still goes through.
     let verdict = rpc.call("testmempoolaccept", json!([[hex_of(&tx)]]));
@@ -165,8 +176,8 @@ fn a_signed_transaction_with_its_lock_time_changed_is_refused_for_its_signature(
     stop(node);
 }
 
-/// Passes once the signature hash commits to every input's sequence (the consensus change
-/// of issue 9, point 1); before it, the altered transaction is accepted under a new txid.
+/// Fails before the signature hash committed to every input's sequence (issue 9, point 1):
+/// the altered transaction was accepted under a new txid.
 #[test]
 fn a_signed_transaction_with_a_sequence_changed_is_refused_for_its_signature() {
     let dir = tempfile::tempdir().unwrap();
