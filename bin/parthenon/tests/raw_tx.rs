@@ -145,6 +145,11 @@ fn a_signed_transaction_is_checked_sent_and_found_without_a_tx_index() {
 
     stop(node);
     common::assert_consistent(&datadir);
+
+    // With the node stopped, --no-broadcast signs from the stored chainstate.
+    let offline = sign_without_sending(&datadir);
+    assert_ne!(offline.txid(), tx.txid());
+    assert!(offline.inputs.iter().all(|i| i.signature.len() == 64));
 }
 
 #[test]
