@@ -40,7 +40,12 @@ const fn count_len(n: usize) -> usize {
 }
 
 /// Largest `version` payload: fixed fields plus the longest user agent.
-pub const MAX_VERSION_PAYLOAD: usize = 4 + 4 + 8 + 8 + 2 * address::SOCKET_SIZE + 8
+pub const MAX_VERSION_PAYLOAD: usize = 4
+    + 4
+    + 8
+    + 8
+    + 2 * address::SOCKET_SIZE
+    + 8
     + count_len(MAX_USER_AGENT_LEN)
     + MAX_USER_AGENT_LEN
     + 4;
@@ -62,9 +67,7 @@ pub fn max_payload_len(command: &str) -> usize {
         "verack" | "getaddr" => 0,
         "ping" | "pong" => 8,
         "addr" => count_len(MAX_ADDRS) + MAX_ADDRS * PeerAddress::SIZE,
-        "inv" | "getdata" | "notfound" => {
-            count_len(MAX_INVENTORY) + MAX_INVENTORY * INVENTORY_SIZE
-        }
+        "inv" | "getdata" | "notfound" => count_len(MAX_INVENTORY) + MAX_INVENTORY * INVENTORY_SIZE,
         "getheaders" => 4 + count_len(MAX_LOCATOR_HASHES) + MAX_LOCATOR_HASHES * 32 + 32,
         "headers" => count_len(MAX_HEADERS) + MAX_HEADERS * HEADER_SIZE,
         // A transaction lives in a block, so neither is larger than a block may be.

@@ -1,7 +1,7 @@
 use super::*;
+use crate::message::VersionMessage;
 use crate::strategies::known_message;
 use parthenon_primitives::Network;
-use crate::message::VersionMessage;
 use proptest::prelude::*;
 
 const MAGIC: [u8; 4] = [0xde, 0x70, 0x1a, 0x5c];

@@ -169,7 +169,11 @@ pub(crate) fn frame(magic: [u8; 4], message: &Message, counters: &NetCounters) -
 
 /// Permits for `bytes` from `budget`, never more than it has in all (so the largest message
 /// always gets through an idle budget). `None` when the semaphore is closed.
-async fn acquire(budget: &Arc<Semaphore>, bytes: usize, total: usize) -> Option<OwnedSemaphorePermit> {
+async fn acquire(
+    budget: &Arc<Semaphore>,
+    bytes: usize,
+    total: usize,
+) -> Option<OwnedSemaphorePermit> {
     let n = bytes.clamp(1, total.max(1)) as u32;
     budget.clone().acquire_many_owned(n).await.ok()
 }
@@ -254,7 +258,8 @@ pub(crate) fn spawn(
                                         return;
                                     };
                                     let Some(queue) =
-                                        acquire(&limits.queue_budget, wire, limits.queue_bytes).await
+                                        acquire(&limits.queue_budget, wire, limits.queue_bytes)
+                                            .await
                                     else {
                                         return;
                                     };
