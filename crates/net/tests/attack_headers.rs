@@ -16,18 +16,18 @@ mod sync_common;
 
 mod p2p_common;
 
-mod raw_peer;
+mod sync_raw_peer;
 
 use p2p_common::{test_config, wait_for_tip, NodeState, TestNode};
 use parthenon_net::message::{InvKind, Inventory, Message};
 use parthenon_net::tls::{NodeIdentity, TlsTransport};
 use parthenon_net::transport::{PeerSpec, TcpTransport, Transport};
 use parthenon_primitives::Hash256;
-use raw_peer::RawPeer;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use sync_common::{genesis, header_only_chain};
+use sync_raw_peer::RawPeer;
 
 /// Headers the attacker sends in all.
 const ATTACK_HEADERS: usize = 1_000_000;

@@ -10,16 +10,16 @@ mod sync_common;
 
 mod p2p_common;
 
-mod raw_peer;
+mod sync_raw_peer;
 
 use p2p_common::{test_config, wait_for_tip, NodeState, TestNode};
 use parthenon_net::message::{InvKind, Message};
 use parthenon_net::p2p::AddNodeAction;
 use parthenon_net::transport::{PeerSpec, TcpTransport, Transport};
-use raw_peer::RawPeer;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
+use sync_raw_peer::RawPeer;
 
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 

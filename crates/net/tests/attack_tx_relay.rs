@@ -12,18 +12,18 @@ mod sync_common;
 
 mod p2p_common;
 
-mod raw_peer;
+mod sync_raw_peer;
 
 use p2p_common::{test_config, wait_for_manual_peer, wait_until, NodeState, TestNode};
 use parthenon_crypto::{sign_all_inputs, KeyPair};
 use parthenon_net::message::{InvKind, Inventory, Message};
 use parthenon_net::transport::{PeerSpec, TcpTransport, Transport};
 use parthenon_primitives::{OutPoint, Transaction, TxIn, TxOut};
-use raw_peer::RawPeer;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use sync_common::{now_secs, payout};
+use sync_raw_peer::RawPeer;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
