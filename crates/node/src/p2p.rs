@@ -259,11 +259,12 @@ impl parthenon_net::Transport for NodeTransport {
         }
     }
 
-    fn bind(
+    fn bind_gated(
         &self,
         addr: SocketAddr,
+        gate: std::sync::Arc<dyn parthenon_net::transport::AcceptGate>,
     ) -> parthenon_net::transport::TransportFuture<'_, parthenon_net::transport::BoxedListener>
     {
-        self.tls.bind(addr)
+        self.tls.bind_gated(addr, gate)
     }
 }
