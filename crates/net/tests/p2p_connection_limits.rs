@@ -93,16 +93,22 @@ async fn a_handshake_flood_from_one_address_does_not_shut_out_honest_peers() {
     honest.handshake(0).await;
     let took = started.elapsed();
     assert!(!flood.is_finished(), "the flood still runs");
+    // Served all through the flood (its pings answered, N's pings answered by it).
+    let mut pings = 0;
+    while !flood.is_finished() {
+        pings += 1;
+        assert!(
+            honest.ping(pings, REPLY_TIMEOUT).await.is_some(),
+            "the honest peer is served during the flood"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let (held, opened) = flood.await.unwrap();
     let refused = node.handle.counters().inbound_refused();
     // Two hosts of one /24 get at most 2 handshakes each in progress at once.
     assert!(
         refused >= u64::from(opened) - 40,
         "refused before the handshake: {refused} of {opened}"
-    );
-    assert!(
-        honest.ping(1, REPLY_TIMEOUT).await.is_some(),
-        "the honest peer is served"
     );
     drop(held);
     node.assert_responsive("after the handshake flood").await;

@@ -141,11 +141,15 @@ impl AddressBook {
         let Some(text) = read_if_exists(path)? else {
             return Ok(book);
         };
-        let mut bad = 0usize;
+        let (mut bad, mut read) = (0usize, 0usize);
         for line in text.lines() {
             match parse_line(line) {
-                Some((addr, seen, Origin::Tried)) => book.insert_tried(addr, seen),
+                Some((addr, seen, Origin::Tried)) => {
+                    read += 1;
+                    book.insert_tried(addr, seen);
+                }
                 Some((addr, seen, Origin::Gossip(source))) => {
+                    read += 1;
                     book.insert_new(addr, seen, source, seen);
                 }
                 None if line.trim().is_empty() => {}
@@ -155,7 +159,9 @@ impl AddressBook {
         if bad > 0 {
             tracing::warn!(path = %path.display(), bad, "skipped unreadable address book lines");
         }
-        book.dirty = false;
+        // This run's key places entries differently: lines that lost their slot to another
+        // (or that this network refuses) go from the file at the next write.
+        book.dirty = bad > 0 || read != book.len();
         Ok(book)
     }
 
