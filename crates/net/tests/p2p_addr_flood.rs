@@ -95,7 +95,7 @@ async fn an_addr_flood_neither_freezes_the_engine_nor_takes_over_the_book() {
     let seen = now_secs() - 3_600;
     let text: String = (0..2_000u32)
         .map(|i| {
-            let source = Ipv4Addr::from(0x6000_0000 + (i / 10 << 16));
+            let source = Ipv4Addr::from(0x6000_0000 + ((i / 10) << 16));
             format!("{} {seen} {source}\n", honest_addr(i))
         })
         .collect();
