@@ -203,3 +203,57 @@ async fn an_addr_flood_neither_freezes_the_engine_nor_takes_over_the_book() {
          {pings} pings, {dropped} dropped, {from_attacker} of the attacker's kept"
     );
 }
+
+/// The one case where a peer may hand N 1,000 addresses at once, the answer to N's own
+/// `getaddr`, still fills at most the share of the book its network reaches: a peer N
+/// dialled answers `getaddr` with 1,000 public addresses of 1,000 networks and then sends
+/// ten more full `addr` messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_getaddr_answer_fills_at_most_one_sources_share_of_the_book() {
+    use parthenon_net::p2p::{BUCKET_SIZE, NEW_BUCKETS_PER_SOURCE_GROUP};
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("peers.txt");
+    let source = lo(0, 0, 9);
+    let listener = tokio::net::TcpListener::bind((source, 0)).await.unwrap();
+    let attacker_addr = listener.local_addr().unwrap();
+
+    let mut cfg = test_config(3);
+    cfg.connect = vec![PeerSpec::new(source.to_string(), attacker_addr.port())];
+    cfg.address_book = Some(book.clone());
+    cfg.allow_unroutable_addrs = false;
+    let node = TestNode::start(cfg, NodeState::new(), plain()).await;
+
+    let (stream, _) = listener.accept().await.unwrap();
+    let mut attacker = RawPeer::from_stream(Box::new(stream));
+    attacker.handshake(0).await;
+    loop {
+        match attacker.recv(Duration::from_secs(10)).await {
+            Some(Message::GetAddr) => break,
+            Some(_) => {}
+            None => panic!("N asks its outbound peer for addresses"),
+        }
+    }
+    for m in 0..11 {
+        assert!(attacker.send(&flood_message(1_000 + m)).await);
+    }
+    attacker
+        .ping(7, Duration::from_secs(30))
+        .await
+        .expect("N processed the messages");
+    node.handle.shutdown().await;
+    let lines = book_lines(&book);
+    let from_attacker = lines
+        .iter()
+        .filter(|(_, src)| *src == source.to_string())
+        .count();
+    let share = NEW_BUCKETS_PER_SOURCE_GROUP as usize * BUCKET_SIZE;
+    assert!(
+        from_attacker > 100,
+        "the getaddr answer was taken in: {from_attacker}"
+    );
+    assert!(
+        from_attacker <= share,
+        "one source placed {from_attacker} addresses (its share: {share})"
+    );
+    println!("getaddr answer + 10,000 more: {from_attacker} kept of the source's {share} slots");
+}
