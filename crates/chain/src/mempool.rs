@@ -11,7 +11,7 @@
 use crate::chainstate::{ChainUpdate, Chainstate};
 use crate::error::ChainError;
 use crate::validation::signatures::{collect_tx_checks, verify_all};
-use crate::validation::{isolation, utxo, ValidationError};
+use crate::validation::{context, isolation, utxo, ValidationError};
 use crate::workers::Workers;
 use parthenon_primitives::{AssetAmounts, Block, OutPoint, Transaction, TxOut, Txid};
 use std::cmp::Reverse;
@@ -165,6 +165,9 @@ impl Mempool {
             return Err(ValidationError::LooseCoinbase.into());
         }
         isolation::check_transaction(&tx)?;
+        // Lock time as the next block will judge it (Bitcoin Core's rule for its mempool).
+        let next = chain.next_block_context();
+        context::check_final(&tx, txid, next.height, next.median_time_past)?;
         let size = tx.encoded_len();
         let max_size = MAX_STANDARD_TX_SIZE.min(self.max_bytes);
         if size > max_size {
@@ -197,7 +200,7 @@ impl Mempool {
             utxo::check_tx_against_coins(&tx, txid, &coins, chain.height() + 1, chain.params())?;
         let spent: Vec<&TxOut> = coins.iter().map(|c| &c.output).collect();
         let mut checks = Vec::with_capacity(tx.inputs.len());
-        collect_tx_checks(&tx, txid, 0, &spent, &mut checks)?;
+        collect_tx_checks(&chain.genesis_hash(), &tx, txid, 0, &spent, &mut checks)?;
         verify_all(&checks, &Workers::inline())?;
         for c in &checks {
             chain.sig_cache().insert(&c.pubkey, &c.msg, &c.sig);
@@ -290,8 +293,10 @@ impl Mempool {
         }
     }
 
-    /// Drops entries whose inputs are no longer unspent coins or no longer mature.
+    /// Drops entries whose inputs are no longer unspent coins or no longer mature, and
+    /// entries no longer final (a reorganisation to a shorter or earlier-dated chain).
     pub fn revalidate(&mut self, chain: &Chainstate) {
+        let next = chain.next_block_context();
         let all: Vec<Txid> = self.entries.keys().copied().collect();
         for txid in all {
             let Some(e) = self.entries.get(&txid) else {
@@ -310,6 +315,7 @@ impl Mempool {
                 }
             }
             ok = ok
+                && tx.is_final(next.height, next.median_time_past)
                 && utxo::check_tx_against_coins(
                     &tx,
                     txid,

@@ -431,9 +431,12 @@ impl Wallet {
             outputs,
             lock_time: 0,
         };
-        sign_all_inputs(&mut tx, &spent_refs, &keys).map_err(|e| WalletError::Invalid {
-            path: PathBuf::new(),
-            reason: e.to_string(),
+        let genesis = self.network.params().genesis_hash();
+        sign_all_inputs(&genesis, &mut tx, &spent_refs, &keys).map_err(|e| {
+            WalletError::Invalid {
+                path: PathBuf::new(),
+                reason: e.to_string(),
+            }
         })?;
         Ok(tx)
     }
