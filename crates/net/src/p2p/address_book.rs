@@ -378,8 +378,9 @@ impl AddressBook {
             .choose_multiple(rng, n)
     }
 
-    /// Every address held with its last-seen time (tests and reports).
-    pub fn addresses(&self) -> Vec<(SocketAddr, u64)> {
+    /// Every address held with its last-seen time.
+    #[cfg(test)]
+    fn addresses(&self) -> Vec<(SocketAddr, u64)> {
         let mut v: Vec<_> = self
             .entries
             .iter()
