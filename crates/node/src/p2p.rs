@@ -314,6 +314,8 @@ impl parthenon_net::Transport for NodeTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use parthenon_crypto::{AeadBackend, AesMode};
+    use parthenon_net::tls::CipherSuitePolicy;
 
     #[test]
     fn the_default_per_host_setting_gives_the_engine_defaults() {
@@ -327,13 +329,6 @@ mod tests {
             (1, 1)
         );
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use parthenon_crypto::{AeadBackend, AesMode};
-    use parthenon_net::tls::CipherSuitePolicy;
 
     #[test]
     fn the_tls_suites_follow_the_keystore_aes_path() {
