@@ -4,9 +4,12 @@
 //!
 //! Memory is bounded in bytes on both sides:
 //! - **send**: the engine accounts every frame it queues in [`ConnBytes::queued`]; while that
-//!   is over the connection's send budget the reader stops reading the socket (so TCP flow
-//!   control slows the peer) and the engine serves none of the peer's requests, as Bitcoin
-//!   Core pauses a peer whose send buffer is full;
+//!   is over the connection's send budget the engine handles none of the peer's messages
+//!   (it holds them, in order), as Bitcoin Core pauses a peer whose send buffer is full. The
+//!   reader keeps reading until the held messages exhaust the connection's receive budget
+//!   (below), and only then does TCP flow control slow the peer: like Core's separate
+//!   receive-buffer pause, this lets two peers that both owe each other more than a send
+//!   budget (two 4 MB blocks crossing) still read each other's data instead of deadlocking;
 //! - **receive**: a frame's payload is refused from its header when it is larger than its
 //!   command allows (before the handshake: larger than a `version`); a decoded message
 //!   holds permits for its wire size from two semaphores until the engine is done with it —
@@ -23,7 +26,7 @@ use crate::transport::BoxedStream;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 /// Bytes read from a socket at a time.
@@ -77,8 +80,6 @@ pub(crate) struct ConnBytes {
     queued: AtomicUsize,
     /// Over this many queued bytes the connection is paused (see the module docs).
     send_budget: usize,
-    /// Woken by the writer when `queued` is back within the budget.
-    drained: Notify,
 }
 
 impl ConnBytes {
@@ -88,7 +89,6 @@ impl ConnBytes {
             sent: AtomicU64::new(0),
             queued: AtomicUsize::new(0),
             send_budget,
-            drained: Notify::new(),
         }
     }
 
@@ -200,12 +200,9 @@ pub(crate) fn spawn(
             wbytes.sent.fetch_add(frame.len() as u64, Ordering::Relaxed);
             let before = wbytes.queued.fetch_sub(frame.len(), Ordering::AcqRel);
             let after = before - frame.len();
-            if after <= wbytes.send_budget {
-                wbytes.drained.notify_one();
-                if before > wbytes.send_budget {
-                    // A lost wake-up only delays: the engine's tick also resumes the peer.
-                    let _ = wevents.try_send((id, ConnEvent::Drained));
-                }
+            if after <= wbytes.send_budget && before > wbytes.send_budget {
+                // A lost wake-up only delays: the engine's tick also resumes the peer.
+                let _ = wevents.try_send((id, ConnEvent::Drained));
             }
             // Flush only when nothing else is queued, so bursts go out in few writes.
             if queue.is_empty() && wr.flush().await.is_err() {
@@ -220,10 +217,6 @@ pub(crate) fn spawn(
         let mut decoder = FrameDecoder::awaiting_handshake(magic);
         let mut buf = vec![0u8; READ_CHUNK];
         loop {
-            // Paused while the peer does not read what it asked for.
-            while rbytes.over_budget() {
-                rbytes.drained.notified().await;
-            }
             let n = match rd.read(&mut buf).await {
                 Ok(0) => {
                     let _ = events.send((id, ConnEvent::Closed(None))).await;
