@@ -209,6 +209,10 @@ impl Engine {
                     self.connected_since_prune += connected;
                     // Conflicts, immature spends and lock times depend on the tip: judge them afresh.
                     self.recent_rejects.clear();
+                    // A block that extended our chain: eviction protects its sender.
+                    if let Some(s) = self.slots.get_mut(&id) {
+                        s.last_block_ms = Some(now);
+                    }
                     if let Some(observe) = &self.shared.on_block_connected {
                         observe(started.elapsed());
                     }
