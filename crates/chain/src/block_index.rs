@@ -226,6 +226,7 @@ impl BlockIndex {
             height: parent.height + 1,
             expected_bits: self.next_bits(parent, params),
             median_time_past: self.median_time_past(&parent.hash),
+            parent_time: parent.header.time,
         }
     }
 }
@@ -242,6 +243,15 @@ pub fn median_time(mut times: Vec<u32>) -> u32 {
 /// `ancestor_time(h)` gives the time of that block's ancestor at height `h` (only asked at a
 /// retarget boundary). Shared by [`BlockIndex::next_bits`] and header-only chains that hold
 /// ancestors elsewhere.
+///
+/// At a height `H` that is a multiple of the interval `N`, the window `H-N .. H-1` is
+/// measured over its full `N` spacings: from the previous window's last block (`H-N-1`) to
+/// this window's last block (the parent, `H-1`), i.e. `parent.time - time(H - N - 1)`,
+/// against `N × spacing` (Bitcoin measures from the window's first block, `N-1` spacings
+/// against `N`, an off-by-one that biases the target and enables the time-warp attack). The
+/// first window has no previous window: it is measured from genesis over its `N-1` spacings,
+/// against `(N-1) × spacing`. The factor is clamped to `[1/4, 4]` and the result capped at
+/// the network's limit.
 pub fn required_bits(
     parent_header: &BlockHeader,
     parent_height: u32,
@@ -255,13 +265,14 @@ pub fn required_bits(
     if !height.is_multiple_of(params.retarget_interval) {
         return parent_header.bits;
     }
-    let first_height = parent_height + 1 - params.retarget_interval;
-    let first_time = ancestor_time(first_height).unwrap_or(0);
-    let actual = parent_header.time as i64 - first_time as i64;
+    let anchor_height = parent_height.saturating_sub(params.retarget_interval);
+    let spacings = (parent_height - anchor_height) as i64;
+    let anchor_time = ancestor_time(anchor_height).unwrap_or(0);
+    let actual = parent_header.time as i64 - anchor_time as i64;
     retarget(
         parent_header.bits,
         actual,
-        params.target_timespan_secs(),
+        spacings * params.target_spacing_secs as i64,
         params.pow_limit_bits,
     )
 }
@@ -323,5 +334,77 @@ mod tests {
         );
         let p = Network::Dev.params();
         assert_eq!(idx.next_bits(idx.get(&prev).unwrap(), p), p.pow_limit_bits);
+    }
+
+    /// `required_bits` at a child of height `height` on main, every block `spacing` seconds
+    /// after the previous (ancestor at `h` has time `h * spacing`), the parent carrying
+    /// `bits`; returns the result and the ancestor heights asked for.
+    fn bits_at(height: u32, spacing: u32, bits: u32) -> (u32, Vec<u32>) {
+        let p = Network::Main.params();
+        let parent = BlockHeader {
+            version: 1,
+            prev_hash: Hash256::ZERO,
+            merkle_root: Hash256::ZERO,
+            time: (height - 1) * spacing,
+            bits,
+            nonce: 0,
+        };
+        let mut asked = Vec::new();
+        let out = required_bits(&parent, height - 1, p, |h| {
+            asked.push(h);
+            Some(h * spacing)
+        });
+        (out, asked)
+    }
+
+    fn target(bits: u32) -> parthenon_primitives::pow::U256 {
+        parthenon_primitives::pow::target_from_compact(bits).unwrap()
+    }
+
+    /// A target well inside main's limit, exactly representable after * 4 and / 4.
+    const BITS: u32 = 0x1d00_ffff;
+
+    #[test]
+    fn retarget_happens_only_at_window_starts() {
+        // 2015 and 2017 keep the parent's bits whatever the times; nothing is looked up.
+        for height in [2015, 2017, 4031, 4033] {
+            assert_eq!(bits_at(height, 1, BITS), (BITS, vec![]), "height {height}");
+        }
+    }
+
+    #[test]
+    fn a_window_is_measured_over_its_full_2016_spacings() {
+        // Height 4032: from the previous window's last block (2015) to the parent (4031),
+        // 2016 spacings of exactly 600 s: the target stays. (Measuring from the window's
+        // first block, 4032 - 2016, counts 2015 spacings and would make it harder.)
+        assert_eq!(bits_at(4032, 600, BITS), (BITS, vec![2015]));
+        // Twice as fast: exactly half the target.
+        let (half, _) = bits_at(4032, 300, BITS);
+        assert_eq!(target(half), target(BITS) >> 1);
+    }
+
+    #[test]
+    fn the_first_window_is_measured_from_genesis_over_2015_spacings() {
+        assert_eq!(bits_at(2016, 600, BITS), (BITS, vec![0]));
+        let (half, _) = bits_at(2016, 300, BITS);
+        assert_eq!(target(half), target(BITS) >> 1);
+    }
+
+    #[test]
+    fn the_retarget_factor_is_clamped_to_a_quarter_and_four() {
+        // A window of 1 s per block: 600 times too fast, clamped to 4x harder.
+        let (harder, _) = bits_at(4032, 1, BITS);
+        assert_eq!(target(harder), target(BITS) >> 2);
+        // Exactly 4x too fast and exactly 4x too slow are the clamp's edges.
+        let (edge, _) = bits_at(4032, 150, BITS);
+        assert_eq!(target(edge), target(BITS) >> 2);
+        // 100 times too slow: clamped to 4x easier.
+        let (easier, _) = bits_at(4032, 60_000, BITS);
+        assert_eq!(target(easier), target(BITS) << 2);
+        let (edge, _) = bits_at(4032, 2_400, BITS);
+        assert_eq!(target(edge), target(BITS) << 2);
+        // Never easier than the network's limit.
+        let limit = Network::Main.params().pow_limit_bits;
+        assert_eq!(bits_at(4032, 60_000, limit).0, limit);
     }
 }

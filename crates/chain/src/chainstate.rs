@@ -24,7 +24,7 @@ use crate::error::ChainError;
 use crate::orphans::{OrphanPool, DEFAULT_MAX_ORPHANS, DEFAULT_MAX_ORPHAN_BYTES};
 use crate::sig_cache::{SigCache, DEFAULT_SIG_CACHE_ENTRIES};
 use crate::undo::BlockUndo;
-use crate::validation::signatures::{collect_tx_checks, SigCheck};
+use crate::validation::signatures::{collect_tx_checks, keep_first_in_block_order, SigCheck};
 use crate::validation::{context, isolation, utxo, ValidationError};
 use crate::workers::{Spawner, Workers};
 use parking_lot::Mutex;
@@ -66,8 +66,10 @@ fn first_invalid(checks: Vec<SigCheck>) -> Option<SigCheck> {
         .find(|(_, ok)| !ok)
         .map(|(c, _)| c)
 }
-/// Version of the on-disk layout; bumped on incompatible changes.
-const SCHEMA_VERSION: u32 = 1;
+/// Version of the on-disk layout and of the consensus rules the stored chain was validated
+/// under; bumped on incompatible changes. 2: signature hashes commit to the sequences and the
+/// network, so the spends of a version-1 chain no longer verify.
+const SCHEMA_VERSION: u32 = 2;
 
 /// Tunables of the chainstate.
 #[derive(Debug, Clone)]
@@ -164,6 +166,8 @@ pub struct ProcessOutcome {
 /// The node's view of the chain.
 pub struct Chainstate {
     params: &'static ChainParams,
+    /// The network's identity in every signature hash, computed once.
+    genesis_hash: BlockHash,
     store: Arc<dyn KvStore>,
     blocks: BlockFiles,
     index: BlockIndex,
@@ -206,6 +210,7 @@ impl Chainstate {
         let orphans = OrphanPool::new(config.max_orphans, config.max_orphan_bytes);
         let mut cs = Chainstate {
             params,
+            genesis_hash: params.genesis_hash(),
             store,
             blocks,
             index: BlockIndex::new(),
@@ -238,7 +243,18 @@ impl Chainstate {
     }
 
     fn check_schema(&self, v: &[u8]) -> Result<(), ChainError> {
-        if v != self.schema_record().as_slice() {
+        let ours = self.schema_record();
+        // Same network, older rules: say so, rather than "another network".
+        if v.len() == ours.len() && v[4..] == ours[4..] {
+            let found = u32::from_le_bytes(v[..4].try_into().expect("4 bytes"));
+            if found < SCHEMA_VERSION {
+                return Err(ChainError::OutdatedStore {
+                    found,
+                    expected: SCHEMA_VERSION,
+                });
+            }
+        }
+        if v != ours.as_slice() {
             return Err(ChainError::WrongStore {
                 found: format!("schema record {}", hex_bytes(v)),
                 expected: format!(
@@ -338,7 +354,7 @@ impl Chainstate {
                 )));
             }
         }
-        if active[0] != self.params.genesis_block().hash() {
+        if active[0] != self.genesis_hash {
             return Err(ChainError::WrongStore {
                 found: format!("a chain with genesis {}", active[0]),
                 expected: format!("the {} network", self.params.network),
@@ -358,6 +374,11 @@ impl Chainstate {
     /// The network parameters.
     pub fn params(&self) -> &'static ChainParams {
         self.params
+    }
+
+    /// The network's genesis block hash, which every signature hash commits to.
+    pub fn genesis_hash(&self) -> BlockHash {
+        self.genesis_hash
     }
 
     /// Height of the active tip.
@@ -774,13 +795,7 @@ impl Chainstate {
                     .filter(|c| !cache.contains(&c.pubkey, &c.msg, &c.sig))
                     .collect();
                 if let Some(bad) = first_invalid(todo) {
-                    let mut first = first_bad_signature.lock();
-                    let earlier = first
-                        .as_ref()
-                        .is_some_and(|f| (f.tx_index, f.input) < (bad.tx_index, bad.input));
-                    if !earlier {
-                        *first = Some(bad);
-                    }
+                    keep_first_in_block_order(first_bad_signature, bad);
                 }
             })
         };
@@ -814,12 +829,13 @@ impl Chainstate {
                     .ok_or_else(|| invalid(ValidationError::AmountOverflow { txid }))?;
                 if self.config.check_signatures {
                     let spent: Vec<&TxOut> = coins.iter().map(|c| &c.output).collect();
-                    collect_tx_checks(tx, txid, tx_index, &spent, &mut pending).map_err(invalid)?;
-                    if pending.len() >= SIGNATURE_CHUNK {
-                        flush(std::mem::replace(
-                            &mut pending,
-                            Vec::with_capacity(SIGNATURE_CHUNK),
-                        ));
+                    collect_tx_checks(&self.genesis_hash, tx, txid, tx_index, &spent, &mut pending)
+                        .map_err(invalid)?;
+                    // Full chunks go out even in the middle of a large transaction, so one
+                    // transaction of many inputs is spread over the workers too.
+                    while pending.len() >= SIGNATURE_CHUNK {
+                        let rest = pending.split_off(SIGNATURE_CHUNK);
+                        flush(std::mem::replace(&mut pending, rest));
                     }
                 }
             }

@@ -28,6 +28,20 @@ pub enum ChainError {
     /// Stored data does not decode or contradicts itself.
     #[error("corrupt chainstate: {0}")]
     Corrupt(String),
+    /// The store was written by an older node under rules that changed incompatibly (a
+    /// chain validated under them would not validate now); it cannot be upgraded in place.
+    #[error(
+        "the data directory was written under chainstate schema version {found}; this node uses \
+         version {expected}, whose signature hash commits to every input's sequence and to the \
+         network, so the stored chain's spends no longer verify. It cannot be upgraded: delete \
+         the data directory's chainstate/ and blocks/ and sync again (a dev chain is mined again)"
+    )]
+    OutdatedStore {
+        /// The version the store records.
+        found: u32,
+        /// The version this node writes.
+        expected: u32,
+    },
     /// The store was written by another network or an incompatible version.
     #[error(
         "the data directory holds {found}, this node expects {expected}; use another --datadir"

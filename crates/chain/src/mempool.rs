@@ -12,7 +12,7 @@
 use crate::chainstate::{ChainUpdate, Chainstate};
 use crate::error::ChainError;
 use crate::validation::signatures::{collect_tx_checks, verify_all};
-use crate::validation::{isolation, utxo, ValidationError};
+use crate::validation::{context, isolation, utxo, ValidationError};
 use crate::workers::Workers;
 use parthenon_primitives::{AssetAmounts, Block, OutPoint, Transaction, TxOut, Txid};
 use std::cmp::Reverse;
@@ -84,6 +84,15 @@ impl From<ChainError> for MempoolError {
     fn from(e: ChainError) -> Self {
         MempoolError::Chain(Box::new(e))
     }
+}
+
+/// Whether a transaction that passes every check enters the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admission {
+    /// Add it (evicting lower fee rates if the pool is full).
+    Add,
+    /// Only report whether it would be added.
+    CheckOnly,
 }
 
 /// One transaction in the pool.
@@ -180,6 +189,28 @@ impl Mempool {
 
     /// Validates `tx` against the chain tip and adds it.
     pub fn accept(&mut self, tx: Transaction, chain: &Chainstate) -> Result<Txid, MempoolError> {
+        self.admit(tx, chain, Admission::Add).map(|(txid, _)| txid)
+    }
+
+    /// Runs every check [`Mempool::accept`] runs (consensus, policy, conflicts, room in a full
+    /// pool) without adding `tx` or evicting anything: `testmempoolaccept`. Its outcome is
+    /// what `accept` would return now; on success, the txid and the fee paid per asset. Valid
+    /// signatures are remembered in the signature cache, as `accept` does.
+    pub fn test_accept(
+        &mut self,
+        tx: Transaction,
+        chain: &Chainstate,
+    ) -> Result<(Txid, AssetAmounts), MempoolError> {
+        self.admit(tx, chain, Admission::CheckOnly)
+    }
+
+    /// [`Mempool::accept`] or [`Mempool::test_accept`]: the txid and fee per asset.
+    fn admit(
+        &mut self,
+        tx: Transaction,
+        chain: &Chainstate,
+        admission: Admission,
+    ) -> Result<(Txid, AssetAmounts), MempoolError> {
         let txid = tx.txid();
         if self.entries.contains_key(&txid) {
             return Err(MempoolError::AlreadyKnown(txid));
@@ -188,6 +219,9 @@ impl Mempool {
             return Err(ValidationError::LooseCoinbase.into());
         }
         isolation::check_transaction(&tx)?;
+        // Lock time as the next block will judge it (Bitcoin Core's rule for its mempool).
+        let next = chain.next_block_context();
+        context::check_final(&tx, txid, next.height, next.median_time_past)?;
         let size = tx.encoded_len();
         let max_size = MAX_STANDARD_TX_SIZE.min(self.max_bytes);
         if size > max_size {
@@ -222,7 +256,7 @@ impl Mempool {
         self.policy.check_fee(&fee, size)?;
         let spent: Vec<&TxOut> = coins.iter().map(|c| &c.output).collect();
         let mut checks = Vec::with_capacity(tx.inputs.len());
-        collect_tx_checks(&tx, txid, 0, &spent, &mut checks)?;
+        collect_tx_checks(&chain.genesis_hash(), &tx, txid, 0, &spent, &mut checks)?;
         verify_all(&checks, &Workers::inline())?;
         for c in &checks {
             chain.sig_cache().insert(&c.pubkey, &c.msg, &c.sig);
@@ -247,6 +281,9 @@ impl Mempool {
             freed += self.entries[&victim].size;
             victims.push(victim);
         }
+        if admission == Admission::CheckOnly {
+            return Ok((txid, fee));
+        }
         for victim in victims {
             tracing::debug!(%victim, "evicting lowest fee-rate transaction");
             self.remove(&victim);
@@ -269,7 +306,7 @@ impl Mempool {
                 seq: self.next_seq,
             },
         );
-        Ok(txid)
+        Ok((txid, fee))
     }
 
     /// Removes a transaction; returns it if it was held.
@@ -315,8 +352,10 @@ impl Mempool {
         }
     }
 
-    /// Drops entries whose inputs are no longer unspent coins or no longer mature.
+    /// Drops entries whose inputs are no longer unspent coins or no longer mature, and
+    /// entries no longer final (a reorganisation to a shorter or earlier-dated chain).
     pub fn revalidate(&mut self, chain: &Chainstate) {
+        let next = chain.next_block_context();
         let all: Vec<Txid> = self.entries.keys().copied().collect();
         for txid in all {
             let Some(e) = self.entries.get(&txid) else {
@@ -335,6 +374,7 @@ impl Mempool {
                 }
             }
             ok = ok
+                && tx.is_final(next.height, next.median_time_past)
                 && utxo::check_tx_against_coins(
                     &tx,
                     txid,

@@ -2,6 +2,7 @@
 
 use crate::chainstate::Chainstate;
 use crate::mempool::Mempool;
+use crate::validation::context::earliest_block_time;
 use crate::workers::Workers;
 use parthenon_primitives::block::{merkle_root, MAX_BLOCK_SIZE};
 use parthenon_primitives::pow::{hash_to_uint, target_from_compact};
@@ -43,7 +44,7 @@ pub fn build_template(
     let coinbase = coinbase_transaction(params, ctx.height, payout, &fees, data);
     let mut all = vec![coinbase];
     all.extend(txs.iter().map(|t| (**t).clone()));
-    let time = (now_secs.min(u32::MAX as u64) as u32).max(ctx.median_time_past + 1);
+    let time = (now_secs.min(u32::MAX as u64) as u32).max(earliest_block_time(&ctx, params));
     let header = BlockHeader {
         version: 1,
         prev_hash: chain.tip_hash(),
@@ -62,6 +63,12 @@ pub fn build_template(
 /// The coinbase of a block at `height`: the null input carrying `data` (extra nonce, tag),
 /// one output per asset paying subsidy plus `fees` to `payout` (zero amounts left out), and
 /// `lock_time = height` as consensus requires.
+///
+/// Consensus requires at least one output. Once every subsidy has run out (from height
+/// 7,140,000 on the built-in networks) a block without fees has nothing to pay, so the
+/// coinbase then carries one zero-value TALANTON output to `payout`, as the genesis coinbase
+/// does: zero-value outputs are valid, and the mempool's dust policy does not apply to
+/// coinbases.
 pub fn coinbase_transaction(
     params: &ChainParams,
     height: u32,
@@ -69,11 +76,14 @@ pub fn coinbase_transaction(
     fees: &AssetAmounts,
     data: Vec<u8>,
 ) -> Transaction {
-    let outputs = Asset::ALL
+    let mut outputs: Vec<TxOut> = Asset::ALL
         .into_iter()
         .map(|a| TxOut::to_key(a, params.subsidy(height, a) + fees.get(a), payout))
         .filter(|o| o.amount > 0)
         .collect();
+    if outputs.is_empty() {
+        outputs.push(TxOut::to_key(Asset::Talanton, 0, payout));
+    }
     Transaction {
         version: 1,
         inputs: vec![TxIn {
@@ -119,5 +129,55 @@ pub fn mine(block: &mut Block, workers: &Workers, stop: &AtomicBool) -> bool {
         true
     } else {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validation::{isolation, utxo};
+    use parthenon_primitives::Network;
+
+    /// The first height at which every asset's subsidy is zero.
+    fn first_height_without_subsidy(params: &ChainParams) -> u32 {
+        let eras = Asset::ALL
+            .into_iter()
+            .map(|a| 64 - a.initial_subsidy().leading_zeros())
+            .max()
+            .expect("three assets");
+        eras * params.halving_interval
+    }
+
+    #[test]
+    fn coinbases_are_valid_where_subsidies_run_out() {
+        for network in Network::ALL {
+            let params = network.params();
+            let zero = first_height_without_subsidy(params);
+            assert_eq!(zero, 7_140_000, "{network}");
+            assert!(Asset::ALL.iter().all(|&a| params.subsidy(zero, a) == 0));
+            assert!(Asset::ALL.iter().any(|&a| params.subsidy(zero - 1, a) > 0));
+            let no_fees = AssetAmounts::default();
+            let some_fees = AssetAmounts([0, 7, 0]);
+            for height in [zero - 1, zero, zero + 1, u32::MAX] {
+                for fees in [no_fees, some_fees] {
+                    let cb = coinbase_transaction(params, height, [3; 32], &fees, vec![1, 2]);
+                    isolation::check_transaction(&cb)
+                        .unwrap_or_else(|e| panic!("{network} height {height}: {e}"));
+                    utxo::check_coinbase_claim(&cb, &fees, height, params)
+                        .unwrap_or_else(|e| panic!("{network} height {height}: {e}"));
+                    assert!(cb.is_coinbase());
+                }
+            }
+            let empty = coinbase_transaction(params, zero, [3; 32], &no_fees, vec![]);
+            assert_eq!(
+                empty.outputs,
+                vec![TxOut::to_key(Asset::Talanton, 0, [3; 32])]
+            );
+            let fees_only = coinbase_transaction(params, zero, [3; 32], &some_fees, vec![]);
+            assert_eq!(
+                fees_only.outputs,
+                vec![TxOut::to_key(Asset::Drachma, 7, [3; 32])]
+            );
+        }
     }
 }

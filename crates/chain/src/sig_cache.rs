@@ -9,6 +9,7 @@
 use parking_lot::Mutex;
 use parthenon_primitives::hash::sha256;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Default number of entries (about 3 MiB).
 pub const DEFAULT_SIG_CACHE_ENTRIES: usize = 100_000;
@@ -18,6 +19,10 @@ pub const DEFAULT_SIG_CACHE_ENTRIES: usize = 100_000;
 pub struct SigCache {
     entries: Mutex<HashSet<[u8; 32]>>,
     capacity: usize,
+    /// Lookups answered from the cache (verifications skipped), since start.
+    hits: AtomicU64,
+    /// Lookups not in the cache (the caller verifies), since start.
+    misses: AtomicU64,
 }
 
 impl SigCache {
@@ -26,6 +31,8 @@ impl SigCache {
         SigCache {
             entries: Mutex::new(HashSet::new()),
             capacity,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
@@ -49,9 +56,22 @@ impl SigCache {
         e.insert(Self::key(pubkey, msg, sig));
     }
 
-    /// Whether this exact signature was verified before.
+    /// Whether this exact signature was verified before (counted as a hit or a miss).
     pub fn contains(&self, pubkey: &[u8; 32], msg: &[u8; 32], sig: &[u8; 64]) -> bool {
-        self.capacity > 0 && self.entries.lock().contains(&Self::key(pubkey, msg, sig))
+        let hit = self.capacity > 0 && self.entries.lock().contains(&Self::key(pubkey, msg, sig));
+        let counter = if hit { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        hit
+    }
+
+    /// Lookups answered from the cache since start: signature verifications skipped.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    /// Lookups that missed since start: signatures the caller had to verify.
+    pub fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
     }
 
     /// Number of entries.
@@ -76,6 +96,7 @@ mod tests {
         assert!(c.contains(&[1; 32], &[2; 32], &[3; 64]));
         assert!(!c.contains(&[1; 32], &[2; 32], &[4; 64]));
         assert!(!c.contains(&[9; 32], &[2; 32], &[3; 64]));
+        assert_eq!((c.hits(), c.misses()), (1, 2));
         c.insert(&[5; 32], &[2; 32], &[3; 64]);
         c.insert(&[6; 32], &[2; 32], &[3; 64]);
         assert!(c.len() <= 2);

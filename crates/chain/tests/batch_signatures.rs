@@ -66,3 +66,88 @@ fn one_bad_signature_among_four_thousand_names_its_input() {
     tc.connect(good_block);
     assert_consistent(&tc.chain);
 }
+
+/// 1,100 signatures in 11 transactions of 100 inputs: checks go to the workers in chunks of
+/// 256 (cut inside transactions too), so the block is verified as five chunks in parallel.
+/// Bad signatures in the fourth chunk (transaction 10) and the fifth (transaction 11) are
+/// found by different workers in either order; the merge reports the earlier one, and with
+/// only the last-chunk one broken, that one is reported.
+#[test]
+fn invalid_signatures_in_late_chunks_are_merged_to_the_first_in_block_order() {
+    const TXS: usize = 11;
+    const PER_TX: usize = 100;
+    let owner = miner_key();
+    let me = pubkey(&owner);
+    let mut tc = TestChain::with_workers(Workers::new(2).unwrap(), config());
+    let blocks = tc.mine_empty(101, me);
+    let funds = coinbase_coins(&blocks[0])[0].clone();
+    let per = funds.1.amount / (TXS * PER_TX) as u64;
+    let fan = spend_with(
+        std::slice::from_ref(&funds),
+        &[&owner],
+        (0..TXS * PER_TX)
+            .map(|_| TxOut::to_key(Asset::Talanton, per, me))
+            .collect(),
+    );
+    let coins = outputs_of(&fan);
+    tc.mine_txs(vec![fan]);
+    let keys = vec![&owner; PER_TX];
+    let good: Vec<_> = coins
+        .chunks(PER_TX)
+        .map(|c| {
+            spend_with(
+                c,
+                &keys,
+                vec![TxOut::to_key(Asset::Talanton, per * PER_TX as u64, me)],
+            )
+        })
+        .collect();
+    // Block positions: transaction i of `good` is at tx_index i + 1. Signature number
+    // (tx_index - 1) * 100 + input: tx 10 input 20 is the 920th (chunk 4 of 256s), tx 11
+    // input 90 the 1,090th (chunk 5, the last).
+    let break_sig =
+        |txs: &mut Vec<parthenon_primitives::Transaction>, tx_index: usize, input: usize| {
+            txs[tx_index - 1].inputs[input].signature[3] ^= 0x08;
+        };
+    let expect = |txs: &[parthenon_primitives::Transaction], tx_index: usize, input: usize| {
+        ValidationError::InvalidSignature {
+            txid: txs[tx_index - 1].txid(),
+            tx_index,
+            input,
+            outpoint: txs[tx_index - 1].inputs[input].prevout,
+        }
+    };
+    let verdict = |tc: &mut TestChain, txs: &[parthenon_primitives::Transaction], tag: &[u8]| {
+        let block = BlockBuilder::on_tip(&tc.chain)
+            .txs(txs.to_vec())
+            .tag(tag)
+            .build();
+        match tc.process(block) {
+            Err(ChainError::InvalidBlock { source, .. }) => source,
+            other => panic!("expected InvalidSignature, got {other:?}"),
+        }
+    };
+
+    let mut both = good.clone();
+    break_sig(&mut both, 11, 90);
+    break_sig(&mut both, 10, 20);
+    for round in 0..4u8 {
+        assert_eq!(
+            verdict(&mut tc, &both, &[b'b', round]),
+            expect(&both, 10, 20)
+        );
+    }
+    let mut last_only = good.clone();
+    break_sig(&mut last_only, 11, 90);
+    assert_eq!(
+        verdict(&mut tc, &last_only, b"last"),
+        expect(&last_only, 11, 90)
+    );
+
+    let block = BlockBuilder::on_tip(&tc.chain)
+        .txs(good)
+        .tag(b"good")
+        .build();
+    tc.connect(block);
+    assert_consistent(&tc.chain);
+}

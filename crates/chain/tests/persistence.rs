@@ -316,3 +316,41 @@ fn replay_reports_missing_extra_and_altered_coins() {
     tc.store.write(batch).unwrap();
     assert!(report(&tc).is_consistent());
 }
+
+#[test]
+fn a_store_written_under_the_previous_rules_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut chain = open_fjall(dir.path());
+        let b = BlockBuilder::on_tip(&chain).build();
+        chain.process_block(b, now()).unwrap();
+    }
+    // What a node before the signature-hash change wrote: schema version 1, this network.
+    {
+        let store = FjallStore::open(&dir.path().join("db"), Durability::Process).unwrap();
+        let mut old = 1u32.to_le_bytes().to_vec();
+        old.extend_from_slice(&params().magic);
+        let mut batch = WriteBatch::new();
+        batch.put(Partition::Meta, b"schema".to_vec(), old);
+        store.write(batch).unwrap();
+    }
+    let store = FjallStore::open(&dir.path().join("db"), Durability::Process).unwrap();
+    match open_chain(params(), Arc::new(store), dir.path(), config()) {
+        Err(e @ ChainError::OutdatedStore { .. }) => {
+            assert!(matches!(
+                e,
+                ChainError::OutdatedStore {
+                    found: 1,
+                    expected: 2
+                }
+            ));
+            let text = e.to_string();
+            assert!(text.contains("delete"), "{text}");
+            assert!(text.contains("chainstate/ and blocks/"), "{text}");
+        }
+        other => panic!(
+            "expected OutdatedStore, got {:?}",
+            other.map(|c| c.height())
+        ),
+    }
+}

@@ -26,8 +26,22 @@ fn mempool_entry_records_signatures_and_the_block_connects() {
     assert!(tc.chain.sig_cache().is_empty());
     pool.accept(tx.clone(), &tc.chain).unwrap();
     assert_eq!(tc.chain.sig_cache().len(), 1);
+    let cache = tc.chain.sig_cache();
+    let (hits, misses) = (cache.hits(), cache.misses());
     let block = BlockBuilder::on_tip(&tc.chain).tx(tx).build();
     tc.connect(block);
+    // The block's one signature was answered by the cache, not verified again (a chainstate
+    // that skipped the cache would leave both counters where they were).
+    let cache = tc.chain.sig_cache();
+    assert_eq!((cache.hits() - hits, cache.misses() - misses), (1, 0));
+
+    // A spend that never went through the mempool is looked up, missed and verified.
+    let other = tx_spending(&blocks[1]);
+    let (hits, misses) = (cache.hits(), cache.misses());
+    let block = BlockBuilder::on_tip(&tc.chain).tx(other).build();
+    tc.connect(block);
+    let cache = tc.chain.sig_cache();
+    assert_eq!((cache.hits() - hits, cache.misses() - misses), (0, 1));
 }
 
 #[test]
@@ -49,7 +63,8 @@ fn a_cached_signature_is_not_verified_again_but_an_uncached_bad_one_still_fails(
     // which proves connect consults the cache rather than verifying every input.
     let key = pubkey(&miner_key());
     let spent = coinbase_coins(&blocks[0])[0].1.clone();
-    let msg = parthenon_crypto::signature_hash(&bad, 0, &[&spent]).unwrap();
+    let msg =
+        parthenon_crypto::signature_hash(&params().genesis_hash(), &bad, 0, &[&spent]).unwrap();
     let sig: [u8; 64] = bad.inputs[0].signature.clone().try_into().unwrap();
     tc.chain.sig_cache().insert(&key, &msg, &sig);
     let block = BlockBuilder::on_tip(&tc.chain)

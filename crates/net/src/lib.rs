@@ -28,10 +28,12 @@
 //!   ([`tls::CertRotator`]), and public-CA dials ([`TlsTransport::dial_verified`]).
 //!
 //! Invariants:
-//! - every decoder is bounded: a frame's payload is at most [`MAX_MESSAGE_SIZE`] (checked
-//!   from the header, before any payload byte is buffered), the decoder never holds more than
-//!   one frame, and every list count is checked against its cap and the bytes that remain
-//!   before anything is allocated;
+//! - every decoder is bounded: a frame's payload is at most the largest valid message of its
+//!   command ([`message::max_payload_len`]; a block, [`MAX_MESSAGE_SIZE`], is the largest),
+//!   and before the handshake at most a `version` ([`frame::MAX_HANDSHAKE_PAYLOAD`]) —
+//!   checked from the header, before any payload byte is buffered; the decoder never holds
+//!   more than one frame, and every list count is checked against its cap and the bytes that
+//!   remain before anything is allocated;
 //! - encodings are canonical: whatever [`Message::decode`] accepts re-encodes to the same
 //!   payload (except [`Message::Unknown`], whose payload is skipped), and every frame the
 //!   decoder yields re-encodes to the bytes it came from.

@@ -360,15 +360,14 @@ fn the_header_cap_holds_and_pruning_makes_room() {
     assert!(hc.download_plan(&tc.chain, 128).blocks.is_empty());
 }
 
-/// Dev parameters with a retarget every 4 blocks meant to come 1 s apart. The builder's
-/// blocks do, but a window measures 3 spacings (Bitcoin's off-by-one), so every retarget makes
-/// the target 3/4 of the previous. The limit is lowered to about 2^247 (a few hundred hashes a
-/// block), so that scaling it stays within 256 bits.
+/// Dev parameters with a retarget every 4 blocks meant to come 2 s apart. The builder's
+/// blocks come 1 s apart, so every retarget halves the target. The limit is lowered to about
+/// 2^247 (a few hundred hashes a block at first), so that scaling it stays within 256 bits.
 fn retargeting_params() -> &'static ChainParams {
     let mut p = Network::Dev.params().clone();
     p.retarget = true;
     p.retarget_interval = 4;
-    p.target_spacing_secs = 1;
+    p.target_spacing_secs = 2;
     p.pow_limit_bits = 0x1f7f_ffff;
     p.genesis_nonce = (0..)
         .find(|&n| {

@@ -147,7 +147,8 @@ pub(crate) fn generate(cfg: &BenchChainConfig, key: &KeyPair) -> Generated {
             .collect(),
         lock_time: 0,
     };
-    sign_all_inputs(&mut fan, &[&funds], &[key]).expect("one key per input");
+    let genesis = params.genesis_hash();
+    sign_all_inputs(&genesis, &mut fan, &[&funds], &[key]).expect("one key per input");
     let fan_txid = fan.txid();
     let b = make_block(prev, 102, vec![fan], me);
     prev = b.hash();
@@ -176,7 +177,7 @@ pub(crate) fn generate(cfg: &BenchChainConfig, key: &KeyPair) -> Generated {
                     ],
                     lock_time: 0,
                 };
-                sign_all_inputs(&mut tx, &[&spent], &[key]).expect("one key per input");
+                sign_all_inputs(&genesis, &mut tx, &[&spent], &[key]).expect("one key per input");
                 tx
             })
             .collect();

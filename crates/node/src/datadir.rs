@@ -36,6 +36,25 @@ pub enum DataDirError {
     /// The storage layer failed.
     #[error(transparent)]
     Storage(StorageError),
+    /// The chainstate was written by an older node under incompatible rules.
+    #[error(
+        "{error}\nTo start afresh, stop the node and run: rm -rf {} {}\n\
+         (the wallet key and TLS certificate in {} stay valid and are kept)",
+        .chainstate.display(),
+        .blocks.display(),
+        .root.display()
+    )]
+    Outdated {
+        /// The data directory.
+        root: PathBuf,
+        /// Its chainstate store, to delete.
+        chainstate: PathBuf,
+        /// Its block files, to delete.
+        blocks: PathBuf,
+        /// The chainstate's error, naming the versions (in the message, not as a source, so
+        /// that printing the error chain does not say it twice).
+        error: ChainError,
+    },
     /// The chainstate could not be opened.
     #[error(transparent)]
     Chain(#[from] ChainError),
@@ -135,12 +154,56 @@ impl DataDir {
         // before the index entry that points at it is written.
         let blocks = BlockFiles::open(&self.blocks_dir(), params.magic, BLOCK_FILE_SIZE)?
             .with_durability(durability);
-        Ok(Chainstate::open(
-            params,
-            Arc::new(store),
-            blocks,
-            workers,
-            config,
-        )?)
+        Chainstate::open(params, Arc::new(store), blocks, workers, config).map_err(|e| match e {
+            ChainError::OutdatedStore { .. } => DataDirError::Outdated {
+                root: self.root.clone(),
+                chainstate: self.chainstate_dir(),
+                blocks: self.blocks_dir(),
+                error: e,
+            },
+            other => DataDirError::Chain(other),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parthenon_primitives::Network;
+    use parthenon_storage::{KvStore, Partition, WriteBatch};
+
+    #[test]
+    fn a_data_directory_of_the_previous_rules_is_refused_naming_what_to_delete() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dd = DataDir::new(tmp.path().join("dev"));
+        let params = Network::Dev.params();
+        let open = || {
+            dd.open_chainstate(
+                params,
+                Workers::inline(),
+                ChainstateConfig::default(),
+                Durability::Process,
+            )
+        };
+        drop(open().unwrap());
+        {
+            // Rewrite the schema record as a node before the signature-hash change wrote it.
+            let store = FjallStore::open(&dd.chainstate_dir(), Durability::Process).unwrap();
+            let mut old = 1u32.to_le_bytes().to_vec();
+            old.extend_from_slice(&params.magic);
+            let mut batch = WriteBatch::new();
+            batch.put(Partition::Meta, b"schema".to_vec(), old);
+            store.write(batch).unwrap();
+        }
+        let err = open().unwrap_err();
+        assert!(matches!(err, DataDirError::Outdated { .. }), "{err:?}");
+        let text = err.to_string();
+        let rm = format!(
+            "rm -rf {} {}",
+            dd.chainstate_dir().display(),
+            dd.blocks_dir().display()
+        );
+        assert!(text.contains(&rm), "{text}");
+        assert!(text.contains("schema version 1"), "{text}");
     }
 }

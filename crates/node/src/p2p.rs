@@ -143,13 +143,28 @@ impl NodeNetwork {
     }
 }
 
+/// The TLS cipher suites for the node's AES setting: wherever the keystore would run the
+/// software AES path (`crypto.aes = "software"`, `PARTHENON_AES=software`, or a CPU without
+/// AES-NI and PCLMULQDQ), P2P connections run ChaCha20-Poly1305 only, so no AES code runs on
+/// them either; otherwise AES-256-GCM first on ring's hardware path. An invalid
+/// `PARTHENON_AES` value (an error for the keystore) chooses ChaCha20-Poly1305 too.
+pub fn tls_cipher_suites(aes: parthenon_crypto::AesMode) -> parthenon_net::tls::CipherSuitePolicy {
+    use parthenon_crypto::AeadBackend;
+    use parthenon_net::tls::CipherSuitePolicy;
+    match parthenon_crypto::active_backend(aes) {
+        Ok(s) if s.backend == AeadBackend::Hardware => CipherSuitePolicy::AesFirst,
+        Ok(_) | Err(_) => CipherSuitePolicy::ChaCha20Only,
+    }
+}
+
 /// Starts the P2P engine for `settings` over TLS (certificate under `<datadir>/tls/`,
-/// generated on first start) or, when asked, plaintext TCP.
+/// generated on first start, cipher suites `suites`) or, when asked, plaintext TCP.
 pub async fn start_network(
     settings: &P2pSettings,
     params: &'static parthenon_primitives::ChainParams,
     datadir: &crate::DataDir,
     shared: parthenon_net::p2p::P2pShared,
+    suites: parthenon_net::tls::CipherSuitePolicy,
 ) -> Result<NodeNetwork, NetworkStartError> {
     use parthenon_net::p2p::{self, P2pConfig, P2pStartError};
     use parthenon_net::tls::{CertRotator, CertSource, RotatorConfig};
@@ -205,7 +220,14 @@ pub async fn start_network(
                 }
             }
         });
-        let tls = Arc::new(TlsTransport::with_rotator(TcpTransport::new(), &rotator)?);
+        let tls = Arc::new(
+            TlsTransport::with_rotator(TcpTransport::new(), &rotator)?
+                .with_cipher_suites(suites)?,
+        );
+        tracing::info!(
+            cipher_suites = suites.suite_names().join(","),
+            "P2P TLS cipher suites, most preferred first"
+        );
         let verified = settings
             .connect_verified
             .iter()
@@ -265,5 +287,29 @@ impl parthenon_net::Transport for NodeTransport {
     ) -> parthenon_net::transport::TransportFuture<'_, parthenon_net::transport::BoxedListener>
     {
         self.tls.bind(addr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parthenon_crypto::{AeadBackend, AesMode};
+    use parthenon_net::tls::CipherSuitePolicy;
+
+    #[test]
+    fn the_tls_suites_follow_the_keystore_aes_path() {
+        assert_eq!(
+            tls_cipher_suites(AesMode::Software),
+            CipherSuitePolicy::ChaCha20Only
+        );
+        // Auto: AES first exactly when the keystore runs ring's hardware AES (CPU and
+        // PARTHENON_AES decide both the same way).
+        let hardware = parthenon_crypto::active_backend(AesMode::Auto)
+            .is_ok_and(|s| s.backend == AeadBackend::Hardware);
+        assert_eq!(
+            tls_cipher_suites(AesMode::Auto).uses_aes(),
+            hardware,
+            "auto"
+        );
     }
 }

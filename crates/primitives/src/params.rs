@@ -106,6 +106,10 @@ pub struct ChainParams {
 /// Number of timestamps whose median a new block's time must exceed.
 pub const MEDIAN_TIME_SPAN: usize = 11;
 
+/// How many seconds the first block of a retarget window may be dated before its parent, on
+/// networks that retarget (BIP-94's time-warp bound).
+pub const MAX_TIMEWARP_SECS: u32 = 600;
+
 static MAIN: ChainParams = ChainParams {
     network: Network::Main,
     magic: [0xf1, 0xa7, 0x3e, 0x91],
@@ -161,6 +165,13 @@ impl ChainParams {
     /// The genesis block, built from these parameters.
     pub fn genesis_block(&self) -> Block {
         self.genesis_with_nonce(self.genesis_nonce)
+    }
+
+    /// The hash of [`genesis_block`](Self::genesis_block): the network's identity, committed
+    /// to by every signature hash (replay protection between networks). Computed on each call
+    /// (a few SHA-256 compressions); callers on hot paths keep it.
+    pub fn genesis_hash(&self) -> Hash256 {
+        self.genesis_block().hash()
     }
 
     /// The genesis block with another nonce (used to find `genesis_nonce`).

@@ -17,6 +17,12 @@ pub const MAX_SCRIPT_LEN: usize = 520;
 /// Largest coinbase data (the coinbase input's signature field): height-independent extra
 /// nonce and miner tag.
 pub const MAX_COINBASE_DATA_LEN: usize = 100;
+/// Lock times below this are block heights, at or above it Unix times in seconds (Bitcoin's
+/// `LOCKTIME_THRESHOLD`).
+pub const LOCKTIME_THRESHOLD: u32 = 500_000_000;
+/// The sequence that opts an input out of lock time: a transaction whose every input has it
+/// is final whatever its `lock_time`.
+pub const SEQUENCE_FINAL: u32 = u32::MAX;
 /// Smallest encoded input: 36-byte outpoint, empty signature (1), sequence (4).
 const MIN_TXIN_SIZE: usize = 41;
 /// Smallest encoded output: asset (1), amount (8), empty script (1).
@@ -29,7 +35,9 @@ pub struct TxIn {
     pub prevout: OutPoint,
     /// A 64-byte BIP-340 signature (coinbase: free data, up to 100 bytes).
     pub signature: Vec<u8>,
-    /// Sequence number (not interpreted by consensus yet).
+    /// Sequence number. Its only consensus meaning: when every input of a transaction has
+    /// [`SEQUENCE_FINAL`], the transaction's `lock_time` is not enforced. There is no relative
+    /// lock time (BIP-68); other values are free (and, like every txid field, signed).
     pub sequence: u32,
 }
 
@@ -53,7 +61,10 @@ pub struct Transaction {
     pub inputs: Vec<TxIn>,
     /// Outputs.
     pub outputs: Vec<TxOut>,
-    /// Lock time; a coinbase sets it to its block's height, which makes coinbase txids unique.
+    /// Lock time. A coinbase sets it to its block's height, which makes coinbase txids unique.
+    /// Any other transaction may be included only in a block at a height (below
+    /// [`LOCKTIME_THRESHOLD`]) or a median time past (at or above it) greater than this, unless
+    /// it is 0 or every input's sequence is [`SEQUENCE_FINAL`] ([`Transaction::is_final`]).
     pub lock_time: u32,
 }
 
@@ -77,6 +88,21 @@ impl Transaction {
     /// Whether this is a coinbase: exactly one input, naming the null outpoint.
     pub fn is_coinbase(&self) -> bool {
         self.inputs.len() == 1 && self.inputs[0].prevout.is_null()
+    }
+
+    /// Whether this (non-coinbase) transaction may be in a block at `height` whose previous
+    /// block has median time past `median_time_past`: Bitcoin's `IsFinalTx` with BIP-113
+    /// (time locks compare against the median time past, not the block's own time).
+    pub fn is_final(&self, height: u32, median_time_past: u32) -> bool {
+        if self.lock_time == 0 {
+            return true;
+        }
+        let reference = if self.lock_time < LOCKTIME_THRESHOLD {
+            height
+        } else {
+            median_time_past
+        };
+        self.lock_time < reference || self.inputs.iter().all(|i| i.sequence == SEQUENCE_FINAL)
     }
 
     /// The transaction id: SHA-256d of the encoding with every signature field left out, so
@@ -248,6 +274,33 @@ mod tests {
         b.inputs[0].signature = vec![1; 64];
         assert_eq!(a.txid(), b.txid());
         assert_ne!(a.wtxid(), b.wtxid());
+    }
+
+    #[test]
+    fn finality_follows_bitcoin_is_final_tx() {
+        let mut tx = sample();
+        tx.inputs[0].sequence = 0;
+        assert!(tx.is_final(0, 0), "lock_time 0 is always final");
+        // Heights: final strictly after the lock height.
+        tx.lock_time = 100;
+        assert!(!tx.is_final(99, u32::MAX));
+        assert!(!tx.is_final(100, u32::MAX));
+        assert!(tx.is_final(101, 0));
+        tx.lock_time = LOCKTIME_THRESHOLD - 1;
+        assert!(!tx.is_final(LOCKTIME_THRESHOLD - 1, u32::MAX));
+        assert!(tx.is_final(LOCKTIME_THRESHOLD, 0));
+        // Times: compared with the median time past, strictly.
+        tx.lock_time = LOCKTIME_THRESHOLD;
+        assert!(!tx.is_final(u32::MAX, LOCKTIME_THRESHOLD));
+        assert!(tx.is_final(0, LOCKTIME_THRESHOLD + 1));
+        // Every sequence final: the lock time is not enforced.
+        tx.lock_time = u32::MAX;
+        assert!(!tx.is_final(0, 0));
+        tx.inputs[0].sequence = SEQUENCE_FINAL;
+        assert!(tx.is_final(0, 0));
+        tx.inputs.push(tx.inputs[0].clone());
+        tx.inputs[1].sequence = SEQUENCE_FINAL - 1;
+        assert!(!tx.is_final(0, 0), "one non-final sequence enforces it");
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //!
 //! 1. [`isolation`]: what a block or transaction must satisfy on its own (proof of work,
 //!    size, coinbase placement, merkle root, amounts, key and signature shapes);
-//! 2. [`context`]: what a header must satisfy given its ancestors (difficulty, timestamps,
-//!    the coinbase's height commitment);
+//! 2. [`context`]: what a block must satisfy given its ancestors (difficulty, timestamps,
+//!    the time-warp bound, the coinbase's height commitment, transactions' lock times);
 //! 3. [`utxo`]: what transactions must satisfy against the coins they spend (existence,
 //!    maturity, per-asset conservation, the coinbase's claim);
 //! 4. [`signatures`]: the BIP-340 signature of every input, checked in parallel last because
@@ -168,6 +168,28 @@ pub enum ValidationError {
         time: u32,
         /// The latest acceptable time.
         max: u64,
+    },
+    /// The first block of a retarget window is dated too far before its parent (BIP-94).
+    #[error("block time {time} is more than 600 s before its parent's {parent_time} at the start of a retarget window (minimum {min})")]
+    TimeWarp {
+        /// The header's time.
+        time: u32,
+        /// The parent's time.
+        parent_time: u32,
+        /// The earliest acceptable time.
+        min: u32,
+    },
+    /// A transaction whose lock time has not passed (and not every sequence is final).
+    #[error("transaction {txid} is not final: lock_time {lock_time} at height {height}, median time past {median_time_past}")]
+    NonFinalTransaction {
+        /// The transaction.
+        txid: Txid,
+        /// Its lock time.
+        lock_time: u32,
+        /// The height it was checked at (the block's, or the next block's in the mempool).
+        height: u32,
+        /// The median time past it was checked against.
+        median_time_past: u32,
     },
     /// An input names a coin that does not exist (never created, or already spent).
     #[error("transaction {txid} input {input} spends {outpoint}, which is not an unspent coin")]

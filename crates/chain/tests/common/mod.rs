@@ -105,6 +105,14 @@ impl TestChain {
         Self::with_workers(Workers::inline(), config)
     }
 
+    /// A fresh chain (genesis only) of `params`, checking signatures inline.
+    pub fn with_params(params: &'static ChainParams) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(MemStore::new());
+        let chain = open_chain(params, store.clone(), dir.path(), config()).expect("open");
+        TestChain { chain, store, dir }
+    }
+
     /// A fresh dev chain checking signatures on `workers`.
     pub fn with_workers(workers: Workers, config: ChainstateConfig) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -350,7 +358,7 @@ pub fn spend_with(coins: &[Spendable], keys: &[&KeyPair], outputs: Vec<TxOut>) -
         lock_time: 0,
     };
     let spent: Vec<&TxOut> = coins.iter().map(|(_, o)| o).collect();
-    sign_all_inputs(&mut tx, &spent, keys).expect("signing");
+    sign_all_inputs(&params().genesis_hash(), &mut tx, &spent, keys).expect("signing");
     tx
 }
 

@@ -23,6 +23,8 @@ pub struct NetCounters {
     bans: AtomicU64,
     disconnects: AtomicU64,
     header_height: AtomicU64,
+    peak_send_queue_bytes: AtomicU64,
+    peak_event_queue_bytes: AtomicU64,
 }
 
 impl NetCounters {
@@ -68,6 +70,29 @@ impl NetCounters {
         self.peers_inbound.store(inbound as u64, Ordering::Relaxed);
         self.peers_outbound
             .store(outbound as u64, Ordering::Relaxed);
+    }
+
+    /// Notes the bytes queued to one peer after queuing a frame.
+    pub(crate) fn note_send_queue_bytes(&self, bytes: usize) {
+        self.peak_send_queue_bytes
+            .fetch_max(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Notes the bytes of messages waiting in the event queue (connections to engine).
+    pub(crate) fn note_event_queue_bytes(&self, bytes: usize) {
+        self.peak_event_queue_bytes
+            .fetch_max(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// The most bytes ever queued to one peer's writer (frames the peer had not read yet).
+    pub fn peak_send_queue_bytes(&self) -> u64 {
+        self.peak_send_queue_bytes.load(Ordering::Relaxed)
+    }
+
+    /// The most bytes of decoded messages (counted by their wire size) ever waiting for the
+    /// engine in the event queue.
+    pub fn peak_event_queue_bytes(&self) -> u64 {
+        self.peak_event_queue_bytes.load(Ordering::Relaxed)
     }
 
     /// Connected inbound peers.

@@ -23,6 +23,9 @@ pub struct PeerInfo {
     pub tls: bool,
     /// The peer certificate's SHA-256 fingerprint (outbound TLS only).
     pub cert_fingerprint: Option<String>,
+    /// The TLS 1.3 cipher suite this connection negotiated (e.g.
+    /// `TLS13_CHACHA20_POLY1305_SHA256`); `None` on plaintext.
+    pub tls_cipher_suite: Option<String>,
     /// Whether it was configured by `--connect`/`--addnode`/`addnode`.
     pub manual: bool,
     /// Whether the handshake finished.

@@ -24,9 +24,13 @@
 //!   every block and every accepted transaction.
 //! - **defence**: every message is rate limited and scored by the state machine; invalid
 //!   blocks and transactions are scored here; a score of 100 disconnects and bans the IP
-//!   address for `ban_secs`. Every queue is bounded: a reader waits when the engine is busy
-//!   (TCP flow control then slows the peer), a peer that does not read its messages is
-//!   disconnected when its send queue fills.
+//!   address for `ban_secs`. Every queue is bounded in bytes: a frame larger than its
+//!   command's largest valid message (before the handshake: than a `version`) is refused
+//!   from its header; a reader waits when the event queue or its own receive budget is full
+//!   (TCP flow control then slows the peer); a peer whose send queue is over
+//!   `send_buffer_bytes` is paused — its socket is not read, its requests wait, blocks it
+//!   asked for are read from disk one at a time as its queue drains — and disconnected if it
+//!   reads nothing for `send_stall_timeout_ms` or lets its send queue fill.
 //!
 //! Bans are kept in the ban list file (`IP UNTIL` lines) when one is configured, so a
 //! restart does not lift them.
@@ -76,7 +80,19 @@ use tokio::task::JoinHandle;
 pub const DEFAULT_TICK_MS: u64 = 200;
 /// Default frames queued to one peer before it counts as not reading.
 pub const DEFAULT_OUTBOX_LEN: usize = 4_096;
-/// Connection events queued from all readers to the engine.
+/// Default bytes queued to one peer over which the node stops reading and serving it
+/// (Bitcoin Core's default send buffer, 1 MB).
+pub const DEFAULT_SEND_BUFFER_BYTES: usize = 1_000_000;
+/// Default bytes of one peer's decoded messages the engine holds or has queued, over which
+/// its socket is not read (Bitcoin Core's default receive buffer, 5 MB: more than a block).
+pub const DEFAULT_RECV_BUFFER_BYTES: usize = 5_000_000;
+/// Default bytes of decoded messages waiting in the event queue from all connections.
+pub const DEFAULT_EVENT_QUEUE_BYTES: usize = 16 * 1024 * 1024;
+/// Default time a peer's send queue may stay over its budget without the peer reading a
+/// byte before it is disconnected.
+pub const DEFAULT_SEND_STALL_TIMEOUT_MS: u64 = 20_000;
+/// Connection events queued from all readers to the engine (also bounded in bytes by
+/// [`P2pConfig::event_queue_bytes`]).
 const EVENT_QUEUE_LEN: usize = 1_024;
 /// Requests queued from handles to the engine.
 const REQUEST_QUEUE_LEN: usize = 256;
@@ -124,6 +140,15 @@ pub struct P2pConfig {
     pub max_orphan_tx_bytes: usize,
     /// Frames queued to one peer at most.
     pub outbox_len: usize,
+    /// Bytes queued to one peer over which the node pauses it: its socket is not read and
+    /// its requests are not served until it has read enough (see [`DEFAULT_SEND_BUFFER_BYTES`]).
+    pub send_buffer_bytes: usize,
+    /// Bytes of one peer's decoded messages the engine holds or has queued at most.
+    pub recv_buffer_bytes: usize,
+    /// Bytes of decoded messages in the event queue (all connections) at most.
+    pub event_queue_bytes: usize,
+    /// Time a paused peer may go without reading before it is disconnected.
+    pub send_stall_timeout_ms: u64,
     /// Seed of the engine's RNG (nonces, address choice); `None`: from the OS.
     pub seed: Option<u64>,
     /// The certificate the TLS transport serves (reported by [`P2pHandle::status`] as it
@@ -153,6 +178,10 @@ impl P2pConfig {
             max_orphan_txs: DEFAULT_MAX_ORPHAN_TXS,
             max_orphan_tx_bytes: DEFAULT_MAX_ORPHAN_TX_BYTES,
             outbox_len: DEFAULT_OUTBOX_LEN,
+            send_buffer_bytes: DEFAULT_SEND_BUFFER_BYTES,
+            recv_buffer_bytes: DEFAULT_RECV_BUFFER_BYTES,
+            event_queue_bytes: DEFAULT_EVENT_QUEUE_BYTES,
+            send_stall_timeout_ms: DEFAULT_SEND_STALL_TIMEOUT_MS,
             seed: None,
             certificate: None,
         }

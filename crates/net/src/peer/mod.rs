@@ -26,6 +26,8 @@ mod tests;
 use crate::frame::FrameError;
 use crate::message::{InvKind, Inventory, Message, MessageError, VersionMessage};
 use crate::reputation::{Offence, Score};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -90,6 +92,10 @@ pub struct LocalInfo {
     pub peer_addr: SocketAddr,
     /// Our own address.
     pub our_addr: SocketAddr,
+    /// Seed of this connection's ping nonces. The engine draws it from its RNG (seeded from
+    /// the OS, or fixed in a simulation) apart from `nonce`, so a peer that sees our
+    /// `version` still cannot predict the pings and answer them without reading.
+    pub ping_seed: [u8; 32],
 }
 
 /// Why a peer is disconnected.
@@ -170,7 +176,7 @@ pub struct Peer {
     connected_at_ms: u64,
     next_ping_at_ms: u64,
     outstanding_ping: Option<(u64, u64)>,
-    ping_counter: u64,
+    ping_nonces: StdRng,
     score: Score,
     tokens: f64,
     refilled_at_ms: u64,
@@ -187,6 +193,7 @@ impl Peer {
         now_ms: u64,
     ) -> (Peer, Vec<PeerAction>) {
         let tokens = config.rate_burst as f64;
+        let ping_nonces = StdRng::from_seed(local.ping_seed);
         let peer = Peer {
             config,
             direction,
@@ -197,7 +204,7 @@ impl Peer {
             connected_at_ms: now_ms,
             next_ping_at_ms: 0,
             outstanding_ping: None,
-            ping_counter: 0,
+            ping_nonces,
             score: Score::default(),
             tokens,
             refilled_at_ms: now_ms,
@@ -467,9 +474,8 @@ impl Peer {
                         );
                     }
                 } else if now_ms >= self.next_ping_at_ms {
-                    self.ping_counter += 1;
-                    // Distinct per connection and per ping without a clock or RNG here.
-                    let nonce = self.local.nonce.rotate_left(17) ^ self.ping_counter;
+                    // Unpredictable: a peer must read the ping to answer it.
+                    let nonce: u64 = self.ping_nonces.random();
                     self.outstanding_ping = Some((nonce, now_ms));
                     self.next_ping_at_ms = now_ms + self.config.ping_interval_ms;
                     out.push(PeerAction::Send(Message::Ping(nonce)));

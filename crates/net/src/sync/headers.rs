@@ -384,6 +384,7 @@ impl HeaderChain {
             height: parent.height + 1,
             expected_bits,
             median_time_past: median_time(times),
+            parent_time: parent.header.time,
         }
     }
 

@@ -88,6 +88,8 @@ pub enum ConnectionSecurity {
         /// connections (the server's certificate), `None` on inbound ones (peers do not
         /// present client certificates).
         peer_fingerprint: Option<CertFingerprint>,
+        /// The cipher suite the handshake agreed on (`None` only if rustls did not say).
+        cipher_suite: Option<rustls::CipherSuite>,
     },
 }
 
@@ -110,7 +112,9 @@ impl Connection {
     /// connection.
     pub fn peer_fingerprint(&self) -> Option<CertFingerprint> {
         match self.security {
-            ConnectionSecurity::Tls { peer_fingerprint } => peer_fingerprint,
+            ConnectionSecurity::Tls {
+                peer_fingerprint, ..
+            } => peer_fingerprint,
             ConnectionSecurity::Plaintext => None,
         }
     }

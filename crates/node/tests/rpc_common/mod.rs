@@ -155,7 +155,8 @@ impl TestNode {
             lock_time: 0,
         };
         let spent = TxOut::to_key(asset, amount, me);
-        sign_all_inputs(&mut tx, &[&spent], &[&self.key]).unwrap();
+        let genesis = Network::Dev.params().genesis_hash();
+        sign_all_inputs(&genesis, &mut tx, &[&spent], &[&self.key]).unwrap();
         tx
     }
 }

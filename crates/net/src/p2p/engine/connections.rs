@@ -79,6 +79,7 @@ impl Engine {
         let our_addr = SocketAddr::new(conn.local_addr.ip(), self.listen.map_or(0, |l| l.port()));
         let local = LocalInfo {
             nonce,
+            ping_seed: self.rng.random(),
             best_height: self.shared.chain.read().height(),
             unix_time: self.now_unix() as i64,
             peer_addr: conn.peer_addr,
@@ -92,7 +93,7 @@ impl Engine {
             self.cfg.params.magic,
             self.events_tx.clone(),
             self.counters.clone(),
-            self.cfg.outbox_len,
+            self.conn_limits(),
         );
         self.slots.insert(
             id,
@@ -111,6 +112,10 @@ impl Engine {
                 headers_again: false,
                 answered_getaddr: false,
                 doomed: None,
+                deferred: VecDeque::new(),
+                getdata: VecDeque::new(),
+                notfound: Vec::new(),
+                send_progress: None,
             },
         );
         self.update_peer_counts();
@@ -240,12 +245,13 @@ impl Engine {
     // ----- events from connections -----
 
     pub(super) fn on_event(&mut self, id: PeerId, ev: ConnEvent) {
-        let now = self.now_ms();
         let Some(slot) = self.slots.get_mut(&id) else {
             return;
         };
         let actions = match ev {
-            ConnEvent::Message(m) => slot.peer.on_message(m, now),
+            // Through the send-queue gate: held while the peer is paused.
+            ConnEvent::Message(r) => return self.on_received(id, r),
+            ConnEvent::Drained => return self.serve_pending(id),
             ConnEvent::Frame(e) => {
                 tracing::info!(%id, peer = %slot.addr, error = %e, "unreadable byte stream");
                 slot.peer.on_frame_error(&e)
@@ -300,28 +306,6 @@ impl Engine {
         if let Some(slot) = self.slots.get_mut(&id) {
             let actions = slot.peer.misbehaved(offence);
             self.apply(id, actions);
-        }
-    }
-
-    pub(super) fn send(&mut self, id: PeerId, m: &Message) {
-        let frame = connection::frame(self.cfg.params.magic, m, &self.counters);
-        self.send_frame(id, frame);
-    }
-
-    pub(super) fn send_frame(&mut self, id: PeerId, frame: Arc<Vec<u8>>) {
-        let Some(slot) = self.slots.get_mut(&id) else {
-            return;
-        };
-        if slot.doomed.is_some() {
-            return;
-        }
-        if let Err(e) = slot.conn.outbox.try_send(frame) {
-            slot.doomed = Some(match e {
-                mpsc::error::TrySendError::Full(_) => {
-                    "send queue full (the peer does not read)".to_string()
-                }
-                mpsc::error::TrySendError::Closed(_) => "connection closed".to_string(),
-            });
         }
     }
 

@@ -11,11 +11,12 @@
 mod connections;
 mod relay;
 mod requests;
+mod serve;
 mod sync;
 
 use super::address_book::AddressBook;
 use super::backoff::Backoff;
-use super::connection::{self, ConnEvent, ConnTasks};
+use super::connection::{self, ConnEvent, ConnLimits, ConnTasks, Received};
 use super::counters::NetCounters;
 use super::handle::{
     AddNodeAction, BannedAddress, DisconnectTarget, NetStatus, P2pRequestError, PeerInfo, Request,
@@ -33,14 +34,12 @@ use parthenon_chain::{ChainError, MempoolError, ValidationError};
 use parthenon_primitives::{Block, BlockHash, Hash256, Transaction};
 use rand::rngs::StdRng;
 use rand::Rng;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// Most blocks served for one `getdata`; the rest are answered `notfound`.
-const MAX_BLOCKS_PER_GETDATA: usize = 128;
 /// Most transactions requested from one peer at a time.
 const MAX_TX_REQUESTS_PER_PEER: usize = 1_000;
 /// A transaction request unanswered this long is dropped (the peer may have evicted it).
@@ -105,6 +104,15 @@ struct Slot {
     answered_getaddr: bool,
     /// Set when the slot must go (its outbox overflowed); reaped after the current event.
     doomed: Option<String>,
+    /// The peer's messages held while it is paused, in order (see [`serve`]).
+    deferred: VecDeque<Received>,
+    /// Items of the peer's `getdata` not served yet, served as its send queue drains.
+    getdata: VecDeque<Inventory>,
+    /// Items of the peer's `getdata` we do not have, sent as one `notfound` at the end.
+    notfound: Vec<Inventory>,
+    /// While the send queue is over budget: the bytes sent when that was last seen to
+    /// change, and when.
+    send_progress: Option<(u64, u64)>,
 }
 
 /// The engine (see the [module docs](self)).
@@ -135,6 +143,8 @@ pub(crate) struct Engine {
     orphans: OrphanTxs,
     recent_rejects: HashSet<Hash256>,
     announced_tip: BlockHash,
+    /// The event queue's byte budget, shared by every connection's reader.
+    event_budget: Arc<tokio::sync::Semaphore>,
 }
 
 impl Engine {
@@ -153,6 +163,9 @@ impl Engine {
         conns_tx: mpsc::Sender<NewConn>,
     ) -> Self {
         let connect_only = !cfg.connect.is_empty();
+        let cfg_event_bytes = cfg
+            .event_queue_bytes
+            .min(tokio::sync::Semaphore::MAX_PERMITS);
         let mut manual = BTreeMap::new();
         for spec in cfg.connect.iter().chain(&cfg.addnode) {
             manual.insert(
@@ -194,6 +207,18 @@ impl Engine {
             orphans,
             recent_rejects: HashSet::new(),
             announced_tip,
+            event_budget: Arc::new(tokio::sync::Semaphore::new(cfg_event_bytes)),
+        }
+    }
+
+    /// The budgets of a new connection.
+    fn conn_limits(&self) -> ConnLimits {
+        ConnLimits {
+            outbox_len: self.cfg.outbox_len,
+            send_budget: self.cfg.send_buffer_bytes,
+            recv_budget: self.cfg.recv_buffer_bytes,
+            queue_budget: self.event_budget.clone(),
+            queue_bytes: self.cfg.event_queue_bytes,
         }
     }
 
@@ -269,6 +294,7 @@ impl Engine {
             let actions = slot.peer.on_tick(now);
             self.apply(id, actions);
         }
+        self.tick_send_queues(now);
         for pid in self
             .downloader
             .stalled(now, self.cfg.block_stall_timeout_ms)

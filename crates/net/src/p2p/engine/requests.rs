@@ -147,11 +147,16 @@ impl Engine {
             .iter()
             .map(|(id, s)| {
                 let v = s.peer.their_version();
-                let (tls, fp) = match s.security {
-                    ConnectionSecurity::Plaintext => (false, None),
-                    ConnectionSecurity::Tls { peer_fingerprint } => {
-                        (true, peer_fingerprint.map(|f| f.to_string()))
-                    }
+                let (tls, fp, suite) = match s.security {
+                    ConnectionSecurity::Plaintext => (false, None, None),
+                    ConnectionSecurity::Tls {
+                        peer_fingerprint,
+                        cipher_suite,
+                    } => (
+                        true,
+                        peer_fingerprint.map(|f| f.to_string()),
+                        cipher_suite.map(crate::tls::suite_name),
+                    ),
                 };
                 PeerInfo {
                     id: id.0,
@@ -159,6 +164,7 @@ impl Engine {
                     direction: s.direction.to_string(),
                     tls,
                     cert_fingerprint: fp,
+                    tls_cipher_suite: suite.map(str::to_owned),
                     manual: s.manual.is_some(),
                     ready: s.peer.is_ready(),
                     user_agent: v.map(|v| v.user_agent.clone()),
