@@ -16,7 +16,8 @@
 //!   solicited data) that turns messages and ticks into actions;
 //! - [`p2p`]: the engine that runs it all over real connections: peer manager, address
 //!   book, headers-first sync, block and transaction relay, bans ([`p2p::start`]);
-//! - [`reputation`]: misbehaviour costs, scores and timed bans;
+//! - [`reputation`]: misbehaviour costs, scores and timed bans of addresses and subnets;
+//! - [`netaddr`]: routability, network groups and the [`netaddr::Subnet`] range of bans;
 //! - [`sync`]: headers-first initial sync (sans I/O): the header chain, the block download
 //!   scheduler (window, per-peer limits, stalls) and the progress line;
 //! - [`transport`]: the one seam the peer layer uses for connections, [`Transport`] (dial a
@@ -42,6 +43,7 @@ pub mod command;
 pub mod frame;
 pub mod locator;
 pub mod message;
+pub mod netaddr;
 pub mod p2p;
 pub mod peer;
 pub mod reputation;

@@ -344,7 +344,7 @@ async fn oversized_frames(transport: fn() -> Arc<dyn Transport>, context: &str) 
                 .await
                 .expect("engine answers")
                 .iter()
-                .any(|b| b.ip == LOCALHOST)
+                .any(|b| b.subnet.contains(&LOCALHOST))
         })
         .await;
         pair.node.handle.clear_banned().await.expect("clear bans");

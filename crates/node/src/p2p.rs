@@ -28,6 +28,10 @@ pub struct P2pSettings {
     pub max_outbound: usize,
     /// Most inbound connections.
     pub max_inbound: usize,
+    /// Most inbound connections from one host (`--max-inbound-per-host`); a site (IPv4
+    /// /24, IPv6 /48) gets four times as many; handshakes in progress are limited to half
+    /// (at least 1) per host and twice that per site.
+    pub max_inbound_per_host: usize,
     /// Connect only to these host-named peers, verifying their certificates against the
     /// system's trust roots (`--connect-verified`; public-CA mode).
     pub connect_verified: Vec<PeerSpec>,
@@ -88,6 +92,7 @@ impl P2pSettings {
             plaintext: false,
             max_outbound: DEFAULT_MAX_OUTBOUND,
             max_inbound: DEFAULT_MAX_INBOUND,
+            max_inbound_per_host: parthenon_net::p2p::DEFAULT_MAX_INBOUND_PER_HOST,
             connect_verified: Vec::new(),
             tls: TlsSettings::default(),
         }
@@ -244,6 +249,7 @@ pub async fn start_network(
     config.addnode = settings.addnode.clone();
     config.max_outbound = settings.max_outbound;
     config.max_inbound = settings.max_inbound;
+    config.inbound_limits = inbound_limits(settings.max_inbound_per_host);
     config.address_book = Some(datadir.peers_path());
     config.ban_list = Some(datadir.ban_list_path());
     config.certificate = rotator.clone();
@@ -259,6 +265,20 @@ pub async fn start_network(
         rotator,
         task: node.task,
     })
+}
+
+/// The per-address inbound limits for `per_host` connections per host: the defaults scaled
+/// (a site four times a host; handshakes half of connections, at least one).
+fn inbound_limits(per_host: usize) -> parthenon_net::p2p::InboundLimits {
+    let per_host = per_host.max(1);
+    let handshakes = (per_host / 2).max(1);
+    parthenon_net::p2p::InboundLimits {
+        max_handshakes_per_host: handshakes,
+        max_handshakes_per_site: handshakes * 4,
+        max_inbound_per_host: per_host,
+        max_inbound_per_site: per_host * 4,
+        limit_loopback: false,
+    }
 }
 
 /// The node's TLS transport: peers named by `--connect-verified` are dialled with their
@@ -281,12 +301,13 @@ impl parthenon_net::Transport for NodeTransport {
         }
     }
 
-    fn bind(
+    fn bind_gated(
         &self,
         addr: SocketAddr,
+        gate: std::sync::Arc<dyn parthenon_net::transport::AcceptGate>,
     ) -> parthenon_net::transport::TransportFuture<'_, parthenon_net::transport::BoxedListener>
     {
-        self.tls.bind(addr)
+        self.tls.bind_gated(addr, gate)
     }
 }
 
@@ -295,6 +316,19 @@ mod tests {
     use super::*;
     use parthenon_crypto::{AeadBackend, AesMode};
     use parthenon_net::tls::CipherSuitePolicy;
+
+    #[test]
+    fn the_default_per_host_setting_gives_the_engine_defaults() {
+        assert_eq!(
+            inbound_limits(parthenon_net::p2p::DEFAULT_MAX_INBOUND_PER_HOST),
+            parthenon_net::p2p::InboundLimits::default()
+        );
+        let one = inbound_limits(0);
+        assert_eq!(
+            (one.max_inbound_per_host, one.max_handshakes_per_host),
+            (1, 1)
+        );
+    }
 
     #[test]
     fn the_tls_suites_follow_the_keystore_aes_path() {

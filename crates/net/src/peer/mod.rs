@@ -182,6 +182,8 @@ pub struct Peer {
     refilled_at_ms: u64,
     requested: HashMap<Inventory, u64>,
     headers_requested_at: Option<u64>,
+    /// Lowest ping round trip seen (inbound eviction protects fast peers).
+    min_ping_ms: Option<u64>,
 }
 
 impl Peer {
@@ -210,6 +212,7 @@ impl Peer {
             refilled_at_ms: now_ms,
             requested: HashMap::new(),
             headers_requested_at: None,
+            min_ping_ms: None,
         };
         let actions = match direction {
             Direction::Outbound => vec![PeerAction::Send(Message::Version(peer.our_version()))],
@@ -250,6 +253,11 @@ impl Peer {
     /// What the peer said in its `version`.
     pub fn their_version(&self) -> Option<&VersionMessage> {
         self.their_version.as_ref()
+    }
+
+    /// The lowest ping round trip measured so far (ms).
+    pub fn min_ping_ms(&self) -> Option<u64> {
+        self.min_ping_ms
     }
 
     /// The misbehaviour score.
@@ -361,8 +369,10 @@ impl Peer {
             (Phase::Handshaking, _) => self.punish(Offence::ProtocolViolation, &mut out),
             (_, Message::Ping(n)) => out.push(PeerAction::Send(Message::Pong(n))),
             (_, Message::Pong(n)) => {
-                if self.outstanding_ping.is_some_and(|(nonce, _)| nonce == n) {
+                if let Some((_, sent)) = self.outstanding_ping.filter(|(nonce, _)| *nonce == n) {
                     self.outstanding_ping = None;
+                    let rtt = now_ms.saturating_sub(sent);
+                    self.min_ping_ms = Some(self.min_ping_ms.map_or(rtt, |m| m.min(rtt)));
                 }
             }
             (_, Message::Block(b)) => {

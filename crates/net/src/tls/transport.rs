@@ -6,8 +6,8 @@ use super::rotation::CertRotator;
 use super::verifier::{pin_mismatch_in, PeerCertVerifier, VerifiedPeerVerifier};
 use super::{crypto_provider, CipherSuitePolicy};
 use crate::transport::{
-    BoxedListener, CertFingerprint, Connection, ConnectionSecurity, Direction, Listener, PeerSpec,
-    Transport, TransportError, TransportFuture,
+    AcceptGate, AdmitTicket, BoxedListener, CertFingerprint, Connection, ConnectionSecurity,
+    Direction, Listener, PeerSpec, Transport, TransportError, TransportFuture,
 };
 use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
@@ -326,14 +326,20 @@ impl<T: Transport> Transport for TlsTransport<T> {
         Box::pin(self.dial_with(peer, self.client_config(peer.pin), self.server_name.clone()))
     }
 
-    fn bind(&self, addr: SocketAddr) -> TransportFuture<'_, BoxedListener> {
+    fn bind_gated(
+        &self,
+        addr: SocketAddr,
+        gate: Arc<dyn AcceptGate>,
+    ) -> TransportFuture<'_, BoxedListener> {
         Box::pin(async move {
+            // The base admits everything: the gate is asked here, before the handshake.
             let base = self.base.bind(addr).await?;
             Ok(Box::new(TlsListener {
                 base,
                 acceptor: self.acceptor.clone(),
                 handshake_timeout: self.handshake_timeout,
                 handshakes: JoinSet::new(),
+                gate,
             }) as BoxedListener)
         })
     }
@@ -347,6 +353,8 @@ struct TlsListener {
     handshake_timeout: Duration,
     /// Handshakes in progress; aborted when the listener is dropped.
     handshakes: JoinSet<Result<Connection, TransportError>>,
+    /// Asked before each handshake (bans, per-address limits).
+    gate: Arc<dyn AcceptGate>,
 }
 
 impl Listener for TlsListener {
@@ -367,10 +375,16 @@ impl Listener for TlsListener {
                     },
                     accepted = self.base.accept(), if room => {
                         let conn = accepted?;
+                        // Refused before the handshake: dropping the stream closes it, and
+                        // the peer costs one accept, no TLS work, no handshake slot.
+                        let ticket = self.gate.admit(conn.peer_addr).map_err(|reason| {
+                            TransportError::Refused { peer: conn.peer_addr, reason }
+                        })?;
                         self.handshakes.spawn(server_handshake(
                             self.acceptor.clone(),
                             conn,
                             self.handshake_timeout,
+                            ticket,
                         ));
                     }
                 }
@@ -383,11 +397,13 @@ impl Listener for TlsListener {
     }
 }
 
-/// The server side of one handshake, bounded by `timeout`.
+/// The server side of one handshake, bounded by `timeout`; `_ticket` (the gate's count of
+/// this handshake) is released when it ends, either way.
 async fn server_handshake(
     acceptor: TlsAcceptor,
     conn: Connection,
     timeout: Duration,
+    _ticket: AdmitTicket,
 ) -> Result<Connection, TransportError> {
     let peer = conn.peer_addr;
     let tls = match tokio::time::timeout(timeout, acceptor.accept(conn.stream)).await {

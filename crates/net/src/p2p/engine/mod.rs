@@ -14,6 +14,7 @@ mod requests;
 mod serve;
 mod sync;
 
+use super::addr_rate::AddrTokens;
 use super::address_book::AddressBook;
 use super::backoff::Backoff;
 use super::connection::{self, ConnEvent, ConnLimits, ConnTasks, Received};
@@ -21,6 +22,7 @@ use super::counters::NetCounters;
 use super::handle::{
     AddNodeAction, BannedAddress, DisconnectTarget, NetStatus, P2pRequestError, PeerInfo, Request,
 };
+use super::inbound_gate::InboundGate;
 use super::orphan_txs::OrphanTxs;
 use super::{P2pConfig, P2pShared};
 use crate::message::{InvKind, Inventory, Message, PeerAddress, MAX_ADDRS, MAX_HEADERS};
@@ -102,6 +104,12 @@ struct Slot {
     headers_sent_ms: Option<u64>,
     headers_again: bool,
     answered_getaddr: bool,
+    /// How many gossiped addresses this peer may still make us process.
+    addr_tokens: AddrTokens,
+    /// When this peer last gave us a block that extended our chain (eviction protects it).
+    last_block_ms: Option<u64>,
+    /// When this peer last gave us a transaction the mempool took (eviction protects it).
+    last_tx_ms: Option<u64>,
     /// Set when the slot must go (its outbox overflowed); reaped after the current event.
     doomed: Option<String>,
     /// The peer's messages held while it is paused, in order (see [`serve`]).
@@ -130,6 +138,12 @@ pub(crate) struct Engine {
     conns_tx: mpsc::Sender<NewConn>,
     book: AddressBook,
     bans: BanList,
+    /// Bans changed since the ban list file was last written.
+    bans_dirty: bool,
+    /// The listener's gate (bans, per-address limits), shared with the accept task.
+    gate: Arc<InboundGate>,
+    /// Keys the network-group hash of inbound eviction.
+    eviction_key: [u8; 32],
     manual: BTreeMap<String, ManualPeer>,
     connect_only: bool,
     dialling: BTreeSet<DialKey>,
@@ -158,6 +172,7 @@ impl Engine {
         listen: Option<SocketAddr>,
         book: AddressBook,
         bans: BanList,
+        gate: Arc<InboundGate>,
         downloader: BlockDownloader,
         events_tx: mpsc::Sender<(PeerId, ConnEvent)>,
         conns_tx: mpsc::Sender<NewConn>,
@@ -180,6 +195,8 @@ impl Engine {
         let announced_tip = shared.chain.read().tip_hash();
         let headers = HeaderChain::new(cfg.params);
         let orphans = OrphanTxs::new(cfg.max_orphan_txs, cfg.max_orphan_tx_bytes);
+        let mut rng = rng;
+        let eviction_key: [u8; 32] = rng.random();
         Engine {
             cfg,
             shared,
@@ -194,6 +211,9 @@ impl Engine {
             conns_tx,
             book,
             bans,
+            bans_dirty: false,
+            gate,
+            eviction_key,
             manual,
             connect_only,
             dialling: BTreeSet::new(),
@@ -270,6 +290,7 @@ impl Engine {
         if let Err(e) = self.book.save_if_dirty() {
             tracing::warn!(error = %e, "cannot write the address book");
         }
+        self.save_bans_if_dirty();
         tracing::info!("P2P network stopped");
     }
 
@@ -304,7 +325,12 @@ impl Engine {
         }
         self.maintain_outbound(now);
         let now_unix = self.now_unix();
+        let bans = self.bans.len();
         self.bans.expire(now_unix);
+        if self.bans.len() != bans {
+            self.bans_changed();
+        }
+        self.save_bans_if_dirty();
         self.orphans.expire(now);
         if self.connected_since_prune >= 500
             || (self.connected_since_prune > 0 && self.downloader.is_idle())

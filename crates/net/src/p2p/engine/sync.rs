@@ -168,6 +168,10 @@ impl Engine {
                 let connected = outcome.update.connected.len();
                 if connected > 0 {
                     self.connected_since_prune += connected;
+                    // A block that extended our chain: eviction protects its sender.
+                    if let Some(s) = self.slots.get_mut(&id) {
+                        s.last_block_ms = Some(now);
+                    }
                     if let Some(observe) = &self.shared.on_block_connected {
                         observe(started.elapsed());
                     }
