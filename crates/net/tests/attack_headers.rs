@@ -16,18 +16,16 @@ mod sync_common;
 
 mod p2p_common;
 
-mod sync_raw_peer;
+mod raw_peer;
 
-use p2p_common::{test_config, wait_for_tip, NodeState, TestNode};
+use p2p_common::{listen_any, plain, spec, test_config, tls, wait_for_tip, NodeState, TestNode};
 use parthenon_net::message::{InvKind, Inventory, Message};
-use parthenon_net::tls::{NodeIdentity, TlsTransport};
-use parthenon_net::transport::{PeerSpec, TcpTransport, Transport};
+use parthenon_net::transport::Transport;
 use parthenon_primitives::Hash256;
-use std::net::{Ipv4Addr, SocketAddr};
+use raw_peer::RawPeer;
 use std::sync::Arc;
 use std::time::Duration;
 use sync_common::{genesis, header_only_chain};
-use sync_raw_peer::RawPeer;
 
 /// Headers the attacker sends in all.
 const ATTACK_HEADERS: usize = 1_000_000;
@@ -42,28 +40,6 @@ const STORE_BOUND_BYTES: usize = 1 << 20;
 const PING_BOUND: Duration = Duration::from_secs(2);
 /// How long N may take to follow H.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn listen_any() -> SocketAddr {
-    (Ipv4Addr::LOCALHOST, 0).into()
-}
-
-fn spec(addr: SocketAddr) -> PeerSpec {
-    PeerSpec::new(addr.ip().to_string(), addr.port())
-}
-
-fn plain() -> Arc<dyn Transport> {
-    Arc::new(TcpTransport::new())
-}
-
-fn tls() -> Arc<dyn Transport> {
-    Arc::new(
-        TlsTransport::new(
-            TcpTransport::new(),
-            &NodeIdentity::generate().expect("identity"),
-        )
-        .expect("TLS transport"),
-    )
-}
 
 async fn header_spam_leaves_the_store_bounded_and_sync_going(
     transport: fn() -> Arc<dyn Transport>,
@@ -85,9 +61,9 @@ async fn header_spam_leaves_the_store_bounded_and_sync_going(
     p2p_common::wait_for_manual_peer(&node, SYNC_TIMEOUT, context).await;
 
     let mut attacker = RawPeer::connect(transport().as_ref(), node.addr()).await;
-    attacker.handshake(context).await;
+    attacker.hostile_handshake().await;
     let mut probe = RawPeer::connect(transport().as_ref(), node.addr()).await;
-    probe.handshake(context).await;
+    probe.hostile_handshake().await;
 
     let branches = ATTACK_HEADERS.div_ceil(BRANCH_LEN);
     let mut worst_ping = Duration::ZERO;
