@@ -50,10 +50,7 @@ async fn header_spam_leaves_the_store_bounded_and_sync_going(
     let blocks = h_state.mine(HONEST_BLOCKS, 1);
     let n_state = NodeState::new();
     n_state.process(&blocks);
-    let mut h_cfg = test_config(1);
-    h_cfg.listen = Some(listen_any());
-    h_cfg.max_outbound = 0;
-    let honest = TestNode::start(h_cfg, h_state, transport()).await;
+    let honest = TestNode::start_server(h_state, transport()).await;
     let mut n_cfg = test_config(2);
     n_cfg.listen = Some(listen_any());
     n_cfg.connect = vec![spec(honest.addr())];
@@ -69,11 +66,7 @@ async fn header_spam_leaves_the_store_bounded_and_sync_going(
     let mut worst_ping = Duration::ZERO;
     let mut most_bytes = 0;
     for branch in 0..branches {
-        attacker
-            .recv_until(context, |m| {
-                matches!(m, Message::GetHeaders { .. }).then_some(())
-            })
-            .await;
+        attacker.wait_for_getheaders(context).await;
         let len = BRANCH_LEN.min(ATTACK_HEADERS - branch * BRANCH_LEN);
         let headers = header_only_chain(&genesis(), len, branch as u64);
         attacker.send(&Message::Headers(headers)).await;
@@ -99,11 +92,7 @@ async fn header_spam_leaves_the_store_bounded_and_sync_going(
         }
     }
     // The last answer was processed once N asks again.
-    attacker
-        .recv_until(context, |m| {
-            matches!(m, Message::GetHeaders { .. }).then_some(())
-        })
-        .await;
+    attacker.wait_for_getheaders(context).await;
     let status = node.handle.status().await.expect("engine answers");
     most_bytes = most_bytes.max(status.header_store_bytes);
     assert!(

@@ -84,10 +84,7 @@ impl Pair {
         h_state.process(&blocks);
         let n_state = NodeState::new();
         n_state.process(&blocks);
-        let mut h_cfg = test_config(1);
-        h_cfg.listen = Some(listen_any());
-        h_cfg.max_outbound = 0;
-        let honest = TestNode::start(h_cfg, h_state, transport()).await;
+        let honest = TestNode::start_server(h_state, transport()).await;
         let mut cfg = test_config(2);
         cfg.listen = Some(listen_any());
         cfg.connect = vec![spec(honest.addr())];
@@ -318,16 +315,9 @@ async fn oversized_frames(transport: fn() -> Arc<dyn Transport>, context: &str) 
             peer.closed_within(TIMEOUT).await,
             "{what}: N waits for the payload instead of refusing the header"
         );
-        wait_until(&format!("{what}: N bans the peer"), TIMEOUT, || async {
-            pair.node
-                .handle
-                .banned()
-                .await
-                .expect("engine answers")
-                .iter()
-                .any(|b| b.subnet.contains(&LOCALHOST))
-        })
-        .await;
+        pair.node
+            .wait_for_ban(LOCALHOST, &format!("{what}: N bans the peer"), TIMEOUT)
+            .await;
         pair.node.handle.clear_banned().await.expect("clear bans");
     }
     pair.honest_mines(2, &format!("{context}: H's blocks after"))

@@ -26,10 +26,7 @@ async fn a_lone_peer_trickling_blocks_but_withholding_the_first_is_dropped() {
     let context = "trickling staller";
     let h_state = NodeState::new();
     let blocks = h_state.mine(300, 1);
-    let mut h_cfg = test_config(1);
-    h_cfg.listen = Some(listen_any());
-    h_cfg.max_outbound = 0;
-    let honest = TestNode::start(h_cfg, h_state, plain()).await;
+    let honest = TestNode::start_server(h_state, plain()).await;
     let mut n_cfg = test_config(3);
     n_cfg.listen = Some(listen_any());
     n_cfg.max_outbound = 0;
@@ -37,11 +34,7 @@ async fn a_lone_peer_trickling_blocks_but_withholding_the_first_is_dropped() {
 
     let mut staller = RawPeer::tcp(node.addr()).await;
     staller.hostile_handshake().await;
-    staller
-        .recv_until(context, |m| {
-            matches!(m, Message::GetHeaders { .. }).then_some(())
-        })
-        .await;
+    staller.wait_for_getheaders(context).await;
     let headers: Vec<_> = blocks.iter().map(|b| b.header).collect();
     staller.send(&Message::Headers(headers)).await;
     let asked: Vec<_> = staller

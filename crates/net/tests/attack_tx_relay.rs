@@ -74,10 +74,7 @@ async fn a_broken_signature_copy_relayed_first_does_not_keep_the_real_transactio
     assert_eq!(forged.txid(), real.txid());
     assert_ne!(forged.wtxid(), real.wtxid());
 
-    let mut h_cfg = test_config(1);
-    h_cfg.listen = Some(listen_any());
-    h_cfg.max_outbound = 0;
-    let honest = TestNode::start(h_cfg, h_state, plain()).await;
+    let honest = TestNode::start_server(h_state, plain()).await;
     let mut n_cfg = test_config(2);
     n_cfg.listen = Some(listen_any());
     n_cfg.connect = vec![PeerSpec::new("127.0.0.1", honest.addr().port())];

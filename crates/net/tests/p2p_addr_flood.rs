@@ -94,10 +94,7 @@ async fn an_addr_flood_neither_freezes_the_engine_nor_takes_over_the_book() {
 
     let h_state = NodeState::new();
     h_state.mine(20, 1);
-    let mut h_cfg = test_config(1);
-    h_cfg.listen = Some(listen_any());
-    h_cfg.max_outbound = 0;
-    let honest = TestNode::start(h_cfg, h_state, plain()).await;
+    let honest = TestNode::start_server(h_state, plain()).await;
 
     let mut n_cfg = test_config(2);
     n_cfg.listen = Some(listen_any());

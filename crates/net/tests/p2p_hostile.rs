@@ -93,11 +93,7 @@ impl Pair {
     async fn start(transport: impl Fn() -> Arc<dyn Transport>) -> Self {
         let h_state = NodeState::new();
         h_state.mine(300, 1);
-        let mut h_cfg = test_config(1);
-        h_cfg.listen = Some(listen_any());
-        // H only serves: it never dials N back, so every peer of N but H is a test peer.
-        h_cfg.max_outbound = 0;
-        let honest = TestNode::start(h_cfg, h_state, transport()).await;
+        let honest = TestNode::start_server(h_state, transport()).await;
         let mut n_cfg = test_config(2);
         n_cfg.listen = Some(listen_any());
         n_cfg.connect = vec![spec(honest.addr())];
@@ -112,16 +108,9 @@ impl Pair {
         self.node.assert_responsive(context).await;
         if banned {
             let what = format!("{context}: N lists 127.0.0.1 as banned");
-            wait_until(&what, REPLY_TIMEOUT, || async {
-                self.node
-                    .handle
-                    .banned()
-                    .await
-                    .expect("engine answers")
-                    .iter()
-                    .any(|b| b.subnet.contains(&LOCALHOST))
-            })
-            .await;
+            self.node
+                .wait_for_ban(LOCALHOST, &what, REPLY_TIMEOUT)
+                .await;
             self.node.handle.clear_banned().await.expect("clear bans");
         } else {
             let list = self.node.handle.banned().await.expect("engine answers");
@@ -177,11 +166,7 @@ async fn hostile_peers_are_disconnected_and_banned_while_honest_sync_continues()
     let bad_hash = bad.hash();
     let mut peer = RawPeer::tcp(n).await;
     peer.hostile_handshake().await;
-    peer.recv_until(context, |m| {
-        matches!(m, Message::GetHeaders { .. }).then_some(())
-    })
-    .await;
-    peer.send(&Message::Headers(vec![bad.header])).await;
+    peer.answer_getheaders(context, vec![bad.header]).await;
     peer.recv_until(context, |m| match m {
         Message::GetData(items) => items.iter().any(|i| i.hash == bad_hash).then_some(()),
         _ => None,
@@ -208,11 +193,7 @@ async fn hostile_peers_are_disconnected_and_banned_while_honest_sync_continues()
     let header = header_without_work(&pair.honest.state);
     let mut peer = RawPeer::tcp(n).await;
     peer.hostile_handshake().await;
-    peer.recv_until(context, |m| {
-        matches!(m, Message::GetHeaders { .. }).then_some(())
-    })
-    .await;
-    peer.send(&Message::Headers(vec![header])).await;
+    peer.answer_getheaders(context, vec![header]).await;
     peer.expect_closed(context).await;
     pair.check_after(context, true).await;
 
@@ -254,10 +235,7 @@ async fn staller_with_withheld_blocks_is_dropped_and_sync_completes_from_honest_
     let h_state = NodeState::new();
     h_state.mine(300, 1);
     let headers = active_headers(&h_state);
-    let mut h_cfg = test_config(1);
-    h_cfg.listen = Some(listen_any());
-    h_cfg.max_outbound = 0;
-    let honest = TestNode::start(h_cfg, h_state, plain()).await;
+    let honest = TestNode::start_server(h_state, plain()).await;
 
     let mut n_cfg = test_config(3);
     n_cfg.listen = Some(listen_any());
@@ -266,12 +244,7 @@ async fn staller_with_withheld_blocks_is_dropped_and_sync_completes_from_honest_
 
     let mut staller = RawPeer::tcp(node.addr()).await;
     staller.hostile_handshake().await;
-    staller
-        .recv_until(context, |m| {
-            matches!(m, Message::GetHeaders { .. }).then_some(())
-        })
-        .await;
-    staller.send(&Message::Headers(headers.clone())).await;
+    staller.answer_getheaders(context, headers.clone()).await;
     // N has only the staller: it asks it for the first blocks.
     let first = headers[0].hash();
     staller
@@ -362,11 +335,7 @@ async fn blocks_an_honest_peer_lacked_are_fetched_from_it_once_it_announces_them
     let ahead = sync_common::build_chain(&tip, height, 5, b"ahead");
     let mut peer = RawPeer::tcp(pair.node.addr()).await;
     peer.hostile_handshake().await;
-    peer.recv_until(context, |m| {
-        matches!(m, Message::GetHeaders { .. }).then_some(())
-    })
-    .await;
-    peer.send(&Message::Headers(sync_common::headers(&ahead)))
+    peer.answer_getheaders(context, sync_common::headers(&ahead))
         .await;
     let first = ahead[0].hash();
     peer.recv_until(context, |m| match m {

@@ -17,7 +17,7 @@ use parthenon_net::transport::{PeerSpec, TcpTransport, Transport};
 use parthenon_primitives::hash::sha256d;
 use parthenon_primitives::{Block, BlockHash, Hash256, Network};
 use std::future::Future;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -214,6 +214,29 @@ impl TestNode {
     /// The active tip's hash.
     pub fn tip(&self) -> BlockHash {
         self.state.tip()
+    }
+
+    /// Starts the honest node H of the attack tests: seed 1, listening on loopback, and
+    /// only serving (it never dials out, so every peer of the node under test but H is a
+    /// test peer).
+    pub async fn start_server(state: NodeState, transport: Arc<dyn Transport>) -> Self {
+        let mut config = test_config(1);
+        config.listen = Some(listen_any());
+        config.max_outbound = 0;
+        Self::start(config, state, transport).await
+    }
+
+    /// Waits until the engine lists `ip` as banned; panics naming `what` after `timeout`.
+    pub async fn wait_for_ban(&self, ip: IpAddr, what: &str, timeout: Duration) {
+        wait_until(what, timeout, || async {
+            self.handle
+                .banned()
+                .await
+                .expect("engine answers")
+                .iter()
+                .any(|b| b.subnet.contains(&ip))
+        })
+        .await;
     }
 
     /// Asserts the engine still answers requests (it has not crashed or hung).

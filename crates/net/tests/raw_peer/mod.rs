@@ -20,6 +20,7 @@ use parthenon_net::transport::{
     AcceptGate, BoxedListener, BoxedStream, Connection, ConnectionSecurity, Direction, PeerSpec,
     TcpTransport, Transport, TransportError, TransportFuture,
 };
+use parthenon_primitives::BlockHeader;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -255,6 +256,20 @@ impl RawPeer {
                 return t;
             }
         }
+    }
+
+    /// Reads until the node asks for headers (`getheaders`).
+    pub async fn wait_for_getheaders(&mut self, context: &str) {
+        self.recv_until(context, |m| {
+            matches!(m, Message::GetHeaders { .. }).then_some(())
+        })
+        .await;
+    }
+
+    /// Waits for the node's `getheaders` and answers it with `headers`.
+    pub async fn answer_getheaders(&mut self, context: &str, headers: Vec<BlockHeader>) {
+        self.wait_for_getheaders(context).await;
+        self.send(&Message::Headers(headers)).await;
     }
 
     /// Sends `version` (with `nonce` and `user_agent`, advertising `listen_port`, 0 for
