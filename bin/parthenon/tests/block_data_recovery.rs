@@ -6,12 +6,12 @@
 
 mod common;
 
-use common::{assert_consistent, run, NodeProcess, Rpc};
+use common::{assert_consistent, run, wait_until, NodeProcess, Rpc};
 use serde_json::{json, Value};
 use std::fs::OpenOptions;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The log line of a rollback starts with this.
 const ROLLBACK_LINE: &str = "block data for heights";
@@ -115,17 +115,6 @@ fn stop(node: NodeProcess, rpc: Rpc) {
     rpc.call("stop", Value::Null);
     let (status, _) = node.wait();
     assert!(status.success(), "exit status {status:?}");
-}
-
-fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?}: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// A stopped node with 40 blocks whose last block file is then damaged by `damage`: the

@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{NodeProcess, Rpc};
+use common::{wait_until, NodeProcess, Rpc};
 use parthenon_node::wallet::{Wallet, WalletCoin};
 use parthenon_primitives::{serialize, Asset};
 use serde_json::{json, Value};
@@ -33,18 +33,6 @@ fn start(datadir: &Path, listen: Option<&str>, connect: &[&str]) -> (NodeProcess
     let mut node = NodeProcess::start_listening(datadir, listen.unwrap_or("127.0.0.1:0"), &args);
     let rpc = node.rpc();
     (node, rpc)
-}
-
-/// Polls `check` every 50 ms until it holds; panics with `what` after `timeout`.
-fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?}: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Waits until every node in `nodes` has `tip` as its best block.

@@ -71,6 +71,16 @@ fn last_block_file(dir: &Path) -> PathBuf {
     files.pop().expect("a block file")
 }
 
+/// Cuts the last block file of `b` to `len` bytes.
+fn truncate_last_block_file(b: &Built, len: u64) {
+    OpenOptions::new()
+        .write(true)
+        .open(last_block_file(b.dir.path()))
+        .unwrap()
+        .set_len(len)
+        .unwrap();
+}
+
 /// Where the payload of `block` is stored.
 fn location(b: &Built, height: u32) -> parthenon_storage::BlockLocation {
     let chain = open_chain(params(), b.store.clone(), b.dir.path(), config()).unwrap();
@@ -116,13 +126,7 @@ fn truncated_tail_rolls_back_to_the_last_intact_block_and_the_rest_connects_agai
     let b = build();
     // Cut the file ten bytes into the payload of block 108: 108, 109 and 110 are lost.
     let loc = location(&b, 108);
-    let file = last_block_file(b.dir.path());
-    OpenOptions::new()
-        .write(true)
-        .open(&file)
-        .unwrap()
-        .set_len(loc.offset + 10)
-        .unwrap();
+    truncate_last_block_file(&b, loc.offset + 10);
     let chain = reopen(&b);
     assert_rolled_back_and_resyncs(&b, chain, 107);
 }
@@ -168,13 +172,7 @@ fn missing_undo_data_of_a_lost_block_rebuilds_the_coins_by_replay() {
     let mut batch = WriteBatch::new();
     batch.delete(Partition::Undo, b.blocks[109].hash().0.to_vec());
     b.store.write(batch).unwrap();
-    let file = last_block_file(b.dir.path());
-    OpenOptions::new()
-        .write(true)
-        .open(&file)
-        .unwrap()
-        .set_len(loc.offset - 8)
-        .unwrap();
+    truncate_last_block_file(&b, loc.offset - 8);
     let chain = reopen(&b);
     assert_rolled_back_and_resyncs(&b, chain, 107);
 }
@@ -189,13 +187,7 @@ fn lost_data_of_a_side_branch_block_drops_it_and_keeps_the_tip() {
     chain.process_block(fork.clone(), now()).unwrap();
     let loc = chain.entry(&fork.hash()).unwrap().location.unwrap();
     drop(chain);
-    let file = last_block_file(b.dir.path());
-    OpenOptions::new()
-        .write(true)
-        .open(&file)
-        .unwrap()
-        .set_len(loc.offset - 8)
-        .unwrap();
+    truncate_last_block_file(&b, loc.offset - 8);
     let chain = reopen(&b);
     assert_eq!(chain.height(), HEIGHT);
     assert!(chain.entry(&fork.hash()).is_none());

@@ -7,14 +7,6 @@ use parthenon_chain::mempool::DEFAULT_MEMPOOL_BYTES;
 use parthenon_chain::{BlockDisposition, ChainError, Mempool, MempoolError, ValidationError};
 use parthenon_primitives::Block;
 
-/// A chain of 101 coinbase-only blocks paying [`miner_key`]: the coinbase of height 1 is
-/// spendable in the next block.
-fn matured() -> (TestChain, Vec<Block>) {
-    let mut tc = TestChain::new();
-    let blocks = tc.mine_empty(101, pubkey(&miner_key()));
-    (tc, blocks)
-}
-
 fn assert_missing_input(
     r: Result<parthenon_chain::ProcessOutcome, ChainError>,
     block: &Block,

@@ -10,12 +10,6 @@ use parthenon_primitives::block::{merkle_root, MAX_BLOCK_SIZE};
 use parthenon_primitives::transaction::MAX_COINBASE_DATA_LEN;
 use parthenon_primitives::{Asset, Block, OutPoint, TxOut};
 
-fn matured() -> (TestChain, Vec<Block>) {
-    let mut tc = TestChain::new();
-    let blocks = tc.mine_empty(101, pubkey(&miner_key()));
-    (tc, blocks)
-}
-
 /// Processes `block`, expects it rejected, and checks the tip did not move.
 fn rejection(tc: &mut TestChain, block: &Block) -> ValidationError {
     let tip = tc.chain.tip_hash();

@@ -13,12 +13,6 @@ use parthenon_crypto::sign_all_inputs;
 use parthenon_primitives::transaction::{LOCKTIME_THRESHOLD, SEQUENCE_FINAL};
 use parthenon_primitives::{Asset, Block, Transaction, TxOut};
 
-fn matured() -> (TestChain, Vec<Block>) {
-    let mut tc = TestChain::new();
-    let blocks = tc.mine_empty(101, pubkey(&miner_key()));
-    (tc, blocks)
-}
-
 /// A signed spend of the TALANTON coinbase output of `block` with `lock_time`, every input
 /// carrying `sequence`.
 fn locked(block: &Block, lock_time: u32, sequence: u32) -> Transaction {

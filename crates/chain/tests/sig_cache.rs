@@ -7,12 +7,6 @@ use common::*;
 use parthenon_chain::{ChainError, Mempool, ValidationError};
 use parthenon_primitives::Transaction;
 
-fn matured() -> (TestChain, Vec<parthenon_primitives::Block>) {
-    let mut tc = TestChain::new();
-    let blocks = tc.mine_empty(101, pubkey(&miner_key()));
-    (tc, blocks)
-}
-
 fn tx_spending(block: &parthenon_primitives::Block) -> Transaction {
     let coin = coinbase_coins(block)[0].clone();
     spend(&[coin], &miner_key(), pubkey(&key(2)), relay_fee())

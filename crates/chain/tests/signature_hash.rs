@@ -8,13 +8,7 @@ use common::*;
 use parthenon_chain::mempool::DEFAULT_MEMPOOL_BYTES;
 use parthenon_chain::{ChainError, Mempool, MempoolError, ValidationError};
 use parthenon_crypto::sign_all_inputs;
-use parthenon_primitives::{Asset, Block, Network, Transaction, TxOut};
-
-fn matured() -> (TestChain, Vec<Block>) {
-    let mut tc = TestChain::new();
-    let blocks = tc.mine_empty(101, pubkey(&miner_key()));
-    (tc, blocks)
-}
+use parthenon_primitives::{Asset, Network, Transaction, TxOut};
 
 fn invalid_signature(tx: &Transaction, tx_index: usize, input: usize) -> ValidationError {
     ValidationError::InvalidSignature {

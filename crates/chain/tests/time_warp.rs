@@ -26,8 +26,11 @@ fn rejection(tc: &mut TestChain, block: Block) -> ValidationError {
 }
 
 /// A chain of `params` up to height 15 (the last block of the first window), blocks 600 s
-/// apart except block 15, dated 601 s before block 14.
-fn up_to_window_end(params: &'static ChainParams) -> TestChain {
+/// apart except block 15, dated `block_15_time(time of block 14)`.
+fn window_end_at(
+    params: &'static ChainParams,
+    block_15_time: impl FnOnce(u32) -> u32,
+) -> TestChain {
     let mut tc = TestChain::with_params(params);
     for _ in 1..=14 {
         let parent_time = tc.chain.tip().header.time;
@@ -36,11 +39,18 @@ fn up_to_window_end(params: &'static ChainParams) -> TestChain {
             .build();
         tc.connect(b);
     }
-    // Not a window start: 601 s before the parent is fine (only the median rule applies).
     let t14 = tc.chain.tip().header.time;
-    let b15 = BlockBuilder::on_tip(&tc.chain).time(t14 - 601).build();
+    let b15 = BlockBuilder::on_tip(&tc.chain)
+        .time(block_15_time(t14))
+        .build();
     tc.connect(b15);
     tc
+}
+
+/// [`window_end_at`] with block 15 dated 601 s before block 14.
+fn up_to_window_end(params: &'static ChainParams) -> TestChain {
+    // Not a window start: 601 s before the parent is fine (only the median rule applies).
+    window_end_at(params, |t14| t14 - 601)
 }
 
 #[test]
@@ -80,13 +90,7 @@ fn the_attack_pattern_future_window_end_then_early_start_is_rejected() {
     // The attacker dates the window's last block 2 h ahead (inflating the measured span) and
     // the next window's first block back near the median time past.
     let p = retargeting();
-    let mut tc = TestChain::with_params(p);
-    for _ in 1..=14 {
-        let t = tc.chain.tip().header.time;
-        tc.connect(BlockBuilder::on_tip(&tc.chain).time(t + 600).build());
-    }
-    let t14 = tc.chain.tip().header.time;
-    tc.connect(BlockBuilder::on_tip(&tc.chain).time(t14 + 7_200).build());
+    let mut tc = window_end_at(p, |t14| t14 + 7_200);
     let mtp = tc.chain.next_block_context().median_time_past;
     let early = BlockBuilder::on_tip(&tc.chain).time(mtp + 1).build();
     assert!(matches!(
@@ -100,13 +104,7 @@ fn a_template_at_a_window_start_respects_the_bound_when_the_clock_is_behind() {
     // The parent (last block of the window) is dated an hour ahead of the miner's clock;
     // the template must not use the clock (more than 600 s before the parent).
     let p = retargeting();
-    let mut tc = TestChain::with_params(p);
-    for _ in 1..=14 {
-        let t = tc.chain.tip().header.time;
-        tc.connect(BlockBuilder::on_tip(&tc.chain).time(t + 600).build());
-    }
-    let t14 = tc.chain.tip().header.time;
-    tc.connect(BlockBuilder::on_tip(&tc.chain).time(t14 + 3_600).build());
+    let mut tc = window_end_at(p, |t14| t14 + 3_600);
     let parent_time = tc.chain.tip().header.time;
     let clock = (parent_time - 3_600) as u64;
     assert!(clock as u32 > tc.chain.next_block_context().median_time_past);

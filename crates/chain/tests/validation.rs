@@ -10,14 +10,6 @@ use parthenon_chain::{
 };
 use parthenon_primitives::{Asset, Block, TxOut};
 
-/// A chain of 101 coinbase-only blocks paying [`miner_key`]; the next block is height 102,
-/// where coinbases of heights 1 and 2 are mature and height 3 is not.
-fn matured() -> (TestChain, Vec<Block>) {
-    let mut tc = TestChain::new();
-    let blocks = tc.mine_empty(101, pubkey(&miner_key()));
-    (tc, blocks)
-}
-
 /// Processes `block` and returns the validation error naming it; the tip must not move.
 fn rejection(tc: &mut TestChain, block: &Block) -> ValidationError {
     let tip = tc.chain.tip_hash();

@@ -16,18 +16,16 @@ mod sync_common;
 
 mod p2p_common;
 
-mod sync_raw_peer;
+mod raw_peer;
 
-use p2p_common::{test_config, wait_for_tip, NodeState, TestNode};
+use p2p_common::{listen_any, plain, spec, test_config, tls, wait_for_tip, NodeState, TestNode};
 use parthenon_net::message::{InvKind, Inventory, Message};
-use parthenon_net::tls::{NodeIdentity, TlsTransport};
-use parthenon_net::transport::{PeerSpec, TcpTransport, Transport};
+use parthenon_net::transport::Transport;
 use parthenon_primitives::Hash256;
-use std::net::{Ipv4Addr, SocketAddr};
+use raw_peer::RawPeer;
 use std::sync::Arc;
 use std::time::Duration;
 use sync_common::{genesis, header_only_chain};
-use sync_raw_peer::RawPeer;
 
 /// Headers the attacker sends in all.
 const ATTACK_HEADERS: usize = 1_000_000;
@@ -43,28 +41,6 @@ const PING_BOUND: Duration = Duration::from_secs(2);
 /// How long N may take to follow H.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn listen_any() -> SocketAddr {
-    (Ipv4Addr::LOCALHOST, 0).into()
-}
-
-fn spec(addr: SocketAddr) -> PeerSpec {
-    PeerSpec::new(addr.ip().to_string(), addr.port())
-}
-
-fn plain() -> Arc<dyn Transport> {
-    Arc::new(TcpTransport::new())
-}
-
-fn tls() -> Arc<dyn Transport> {
-    Arc::new(
-        TlsTransport::new(
-            TcpTransport::new(),
-            &NodeIdentity::generate().expect("identity"),
-        )
-        .expect("TLS transport"),
-    )
-}
-
 async fn header_spam_leaves_the_store_bounded_and_sync_going(
     transport: fn() -> Arc<dyn Transport>,
     context: &str,
@@ -74,10 +50,7 @@ async fn header_spam_leaves_the_store_bounded_and_sync_going(
     let blocks = h_state.mine(HONEST_BLOCKS, 1);
     let n_state = NodeState::new();
     n_state.process(&blocks);
-    let mut h_cfg = test_config(1);
-    h_cfg.listen = Some(listen_any());
-    h_cfg.max_outbound = 0;
-    let honest = TestNode::start(h_cfg, h_state, transport()).await;
+    let honest = TestNode::start_server(h_state, transport()).await;
     let mut n_cfg = test_config(2);
     n_cfg.listen = Some(listen_any());
     n_cfg.connect = vec![spec(honest.addr())];
@@ -85,19 +58,15 @@ async fn header_spam_leaves_the_store_bounded_and_sync_going(
     p2p_common::wait_for_manual_peer(&node, SYNC_TIMEOUT, context).await;
 
     let mut attacker = RawPeer::connect(transport().as_ref(), node.addr()).await;
-    attacker.handshake(context).await;
+    attacker.hostile_handshake().await;
     let mut probe = RawPeer::connect(transport().as_ref(), node.addr()).await;
-    probe.handshake(context).await;
+    probe.hostile_handshake().await;
 
     let branches = ATTACK_HEADERS.div_ceil(BRANCH_LEN);
     let mut worst_ping = Duration::ZERO;
     let mut most_bytes = 0;
     for branch in 0..branches {
-        attacker
-            .recv_until(context, |m| {
-                matches!(m, Message::GetHeaders { .. }).then_some(())
-            })
-            .await;
+        attacker.wait_for_getheaders(context).await;
         let len = BRANCH_LEN.min(ATTACK_HEADERS - branch * BRANCH_LEN);
         let headers = header_only_chain(&genesis(), len, branch as u64);
         attacker.send(&Message::Headers(headers)).await;
@@ -123,11 +92,7 @@ async fn header_spam_leaves_the_store_bounded_and_sync_going(
         }
     }
     // The last answer was processed once N asks again.
-    attacker
-        .recv_until(context, |m| {
-            matches!(m, Message::GetHeaders { .. }).then_some(())
-        })
-        .await;
+    attacker.wait_for_getheaders(context).await;
     let status = node.handle.status().await.expect("engine answers");
     most_bytes = most_bytes.max(status.header_store_bytes);
     assert!(

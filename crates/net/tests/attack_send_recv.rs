@@ -19,17 +19,17 @@ mod p2p_common;
 mod raw_peer;
 
 use p2p_common::{
-    test_config, wait_for_manual_peer, wait_for_tip, wait_until, NodeState, TestNode,
+    listen_any, plain, spec, test_config, tls, wait_for_manual_peer, wait_for_tip, wait_until,
+    NodeState, TestNode,
 };
 use parthenon_net::command::Command;
 use parthenon_net::frame::{Frame, HEADER_LEN};
 use parthenon_net::message::{max_payload_len, InvKind, Inventory, Message};
 use parthenon_net::p2p::P2pConfig;
-use parthenon_net::tls::{NodeIdentity, TlsTransport};
-use parthenon_net::transport::{PeerSpec, TcpTransport, Transport};
+use parthenon_net::transport::Transport;
 use parthenon_primitives::Hash256;
 use raw_peer::{magic, RawPeer};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,28 +50,6 @@ const PING_BOUND: Duration = Duration::from_secs(2);
 /// Bound on the growth of this process's resident memory during the send attack (both
 /// nodes run in it). Without the send budget the two attackers queued ~600 MiB.
 const RSS_GROWTH_BOUND_KIB: u64 = 150 * 1024;
-
-fn listen_any() -> SocketAddr {
-    (Ipv4Addr::LOCALHOST, 0).into()
-}
-
-fn spec(addr: SocketAddr) -> PeerSpec {
-    PeerSpec::new(addr.ip().to_string(), addr.port())
-}
-
-fn plain() -> Arc<dyn Transport> {
-    Arc::new(TcpTransport::new())
-}
-
-fn tls() -> Arc<dyn Transport> {
-    Arc::new(
-        TlsTransport::new(
-            TcpTransport::new(),
-            &NodeIdentity::generate().expect("identity"),
-        )
-        .expect("TLS transport"),
-    )
-}
 
 /// This process's resident memory in KiB (Linux), `None` elsewhere.
 fn rss_kib() -> Option<u64> {
@@ -106,10 +84,7 @@ impl Pair {
         h_state.process(&blocks);
         let n_state = NodeState::new();
         n_state.process(&blocks);
-        let mut h_cfg = test_config(1);
-        h_cfg.listen = Some(listen_any());
-        h_cfg.max_outbound = 0;
-        let honest = TestNode::start(h_cfg, h_state, transport()).await;
+        let honest = TestNode::start_server(h_state, transport()).await;
         let mut cfg = test_config(2);
         cfg.listen = Some(listen_any());
         cfg.connect = vec![spec(honest.addr())];
@@ -201,7 +176,10 @@ async fn send_attack(transport: fn() -> Arc<dyn Transport>, small_buffer: bool, 
 
     let mut pinger = RawPeer::connect(transport().as_ref(), n_addr).await;
     pinger.handshake(0x9001, "/pinger/").await;
-    assert!(pinger.ping(1).await.is_some(), "{context}: baseline ping");
+    assert!(
+        pinger.ping(1, raw_peer::RAW_TIMEOUT).await.is_some(),
+        "{context}: baseline ping"
+    );
 
     let rss_before = rss_kib();
     let rss_peak = Arc::new(AtomicU64::new(rss_before.unwrap_or(0)));
@@ -244,7 +222,7 @@ async fn send_attack(transport: fn() -> Arc<dyn Transport>, small_buffer: bool, 
     let mut worst = Duration::ZERO;
     for n in 0..20 {
         let rtt = pinger
-            .ping(100 + n)
+            .ping(100 + n, raw_peer::RAW_TIMEOUT)
             .await
             .unwrap_or_else(|| panic!("{context}: N dropped the honest pinger"));
         worst = worst.max(rtt);
@@ -337,16 +315,9 @@ async fn oversized_frames(transport: fn() -> Arc<dyn Transport>, context: &str) 
             peer.closed_within(TIMEOUT).await,
             "{what}: N waits for the payload instead of refusing the header"
         );
-        wait_until(&format!("{what}: N bans the peer"), TIMEOUT, || async {
-            pair.node
-                .handle
-                .banned()
-                .await
-                .expect("engine answers")
-                .iter()
-                .any(|b| b.subnet.contains(&LOCALHOST))
-        })
-        .await;
+        pair.node
+            .wait_for_ban(LOCALHOST, &format!("{what}: N bans the peer"), TIMEOUT)
+            .await;
         pair.node.handle.clear_banned().await.expect("clear bans");
     }
     pair.honest_mines(2, &format!("{context}: H's blocks after"))

@@ -10,48 +10,31 @@ mod sync_common;
 
 mod p2p_common;
 
-mod sync_raw_peer;
+mod raw_peer;
 
-use p2p_common::{test_config, wait_for_tip, NodeState, TestNode};
+use p2p_common::{listen_any, plain, test_config, wait_for_tip, NodeState, TestNode};
 use parthenon_net::message::{InvKind, Message};
 use parthenon_net::p2p::AddNodeAction;
-use parthenon_net::transport::{PeerSpec, TcpTransport, Transport};
-use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use parthenon_net::transport::PeerSpec;
+use raw_peer::RawPeer;
 use std::time::Duration;
-use sync_raw_peer::RawPeer;
 
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
-
-fn listen_any() -> SocketAddr {
-    (Ipv4Addr::LOCALHOST, 0).into()
-}
-
-fn plain() -> Arc<dyn Transport> {
-    Arc::new(TcpTransport::new())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lone_peer_trickling_blocks_but_withholding_the_first_is_dropped() {
     let context = "trickling staller";
     let h_state = NodeState::new();
     let blocks = h_state.mine(300, 1);
-    let mut h_cfg = test_config(1);
-    h_cfg.listen = Some(listen_any());
-    h_cfg.max_outbound = 0;
-    let honest = TestNode::start(h_cfg, h_state, plain()).await;
+    let honest = TestNode::start_server(h_state, plain()).await;
     let mut n_cfg = test_config(3);
     n_cfg.listen = Some(listen_any());
     n_cfg.max_outbound = 0;
     let node = TestNode::start(n_cfg, NodeState::new(), plain()).await;
 
     let mut staller = RawPeer::tcp(node.addr()).await;
-    staller.handshake(context).await;
-    staller
-        .recv_until(context, |m| {
-            matches!(m, Message::GetHeaders { .. }).then_some(())
-        })
-        .await;
+    staller.hostile_handshake().await;
+    staller.wait_for_getheaders(context).await;
     let headers: Vec<_> = blocks.iter().map(|b| b.header).collect();
     staller.send(&Message::Headers(headers)).await;
     let asked: Vec<_> = staller

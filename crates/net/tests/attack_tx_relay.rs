@@ -12,28 +12,20 @@ mod sync_common;
 
 mod p2p_common;
 
-mod sync_raw_peer;
+mod raw_peer;
 
-use p2p_common::{test_config, wait_for_manual_peer, wait_until, NodeState, TestNode};
+use p2p_common::{
+    listen_any, plain, test_config, wait_for_manual_peer, wait_until, NodeState, TestNode,
+};
 use parthenon_crypto::{sign_all_inputs, KeyPair};
 use parthenon_net::message::{InvKind, Inventory, Message};
-use parthenon_net::transport::{PeerSpec, TcpTransport, Transport};
+use parthenon_net::transport::PeerSpec;
 use parthenon_primitives::{OutPoint, Transaction, TxIn, TxOut};
-use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use raw_peer::RawPeer;
 use std::time::Duration;
 use sync_common::{now_secs, payout};
-use sync_raw_peer::RawPeer;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
-
-fn listen_any() -> SocketAddr {
-    (Ipv4Addr::LOCALHOST, 0).into()
-}
-
-fn plain() -> Arc<dyn Transport> {
-    Arc::new(TcpTransport::new())
-}
 
 /// The key `payout()` belongs to.
 fn payout_key() -> KeyPair {
@@ -82,10 +74,7 @@ async fn a_broken_signature_copy_relayed_first_does_not_keep_the_real_transactio
     assert_eq!(forged.txid(), real.txid());
     assert_ne!(forged.wtxid(), real.wtxid());
 
-    let mut h_cfg = test_config(1);
-    h_cfg.listen = Some(listen_any());
-    h_cfg.max_outbound = 0;
-    let honest = TestNode::start(h_cfg, h_state, plain()).await;
+    let honest = TestNode::start_server(h_state, plain()).await;
     let mut n_cfg = test_config(2);
     n_cfg.listen = Some(listen_any());
     n_cfg.connect = vec![PeerSpec::new("127.0.0.1", honest.addr().port())];
@@ -94,7 +83,7 @@ async fn a_broken_signature_copy_relayed_first_does_not_keep_the_real_transactio
 
     // The attacker announces T's txid and serves the broken copy.
     let mut attacker = RawPeer::connect(plain().as_ref(), node.addr()).await;
-    attacker.handshake(context).await;
+    attacker.hostile_handshake().await;
     let inv = Inventory {
         kind: InvKind::Tx,
         hash: real.txid(),

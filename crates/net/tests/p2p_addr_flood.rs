@@ -14,17 +14,16 @@
 mod sync_common;
 
 mod p2p_common;
-mod p2p_raw;
+mod raw_peer;
 
-use p2p_common::{test_config, wait_for_tip, NodeState, TestNode};
-use p2p_raw::{lo, RawPeer};
+use p2p_common::{listen_any, plain, test_config, wait_for_tip, NodeState, TestNode};
 use parthenon_net::message::{Message, PeerAddress};
 use parthenon_net::netaddr::is_routable;
 use parthenon_net::p2p::ADDR_TOKENS_PER_SEC;
-use parthenon_net::transport::{PeerSpec, TcpTransport, Transport};
+use parthenon_net::transport::PeerSpec;
+use raw_peer::{lo, RawPeer};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 use sync_common::now_secs;
 
@@ -35,14 +34,6 @@ const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 const FLOOD_MESSAGES: usize = 200;
 const ADDRS_PER_MESSAGE: usize = 1_000;
 const ATTACKER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
-
-fn plain() -> Arc<dyn Transport> {
-    Arc::new(TcpTransport::new())
-}
-
-fn listen_any() -> SocketAddr {
-    (Ipv4Addr::LOCALHOST, 0).into()
-}
 
 /// The `i`-th honest address: public, one /16 per ten addresses.
 fn honest_addr(i: u32) -> SocketAddr {
@@ -103,10 +94,7 @@ async fn an_addr_flood_neither_freezes_the_engine_nor_takes_over_the_book() {
 
     let h_state = NodeState::new();
     h_state.mine(20, 1);
-    let mut h_cfg = test_config(1);
-    h_cfg.listen = Some(listen_any());
-    h_cfg.max_outbound = 0;
-    let honest = TestNode::start(h_cfg, h_state, plain()).await;
+    let honest = TestNode::start_server(h_state, plain()).await;
 
     let mut n_cfg = test_config(2);
     n_cfg.listen = Some(listen_any());
@@ -121,10 +109,10 @@ async fn an_addr_flood_neither_freezes_the_engine_nor_takes_over_the_book() {
         "the honest book loaded: {honest_known}"
     );
 
-    let mut pinger = RawPeer::tcp(lo(0, 0, 2), node.addr()).await.unwrap();
-    pinger.handshake(0).await;
-    let mut attacker = RawPeer::tcp(ATTACKER, node.addr()).await.unwrap();
-    attacker.handshake(0).await;
+    let mut pinger = RawPeer::tcp_from(lo(0, 0, 2), node.addr()).await.unwrap();
+    pinger.handshake_listening(0).await;
+    let mut attacker = RawPeer::tcp_from(ATTACKER, node.addr()).await.unwrap();
+    attacker.handshake_listening(0).await;
 
     let started = tokio::time::Instant::now();
     let flood = tokio::spawn(async move {
@@ -225,9 +213,9 @@ async fn a_getaddr_answer_fills_at_most_one_sources_share_of_the_book() {
 
     let (stream, _) = listener.accept().await.unwrap();
     let mut attacker = RawPeer::from_stream(Box::new(stream));
-    attacker.handshake(0).await;
+    attacker.handshake_listening(0).await;
     loop {
-        match attacker.recv(Duration::from_secs(10)).await {
+        match attacker.recv_within(Duration::from_secs(10)).await {
             Some(Message::GetAddr) => break,
             Some(_) => {}
             None => panic!("N asks its outbound peer for addresses"),

@@ -10,35 +10,14 @@
 mod sync_common;
 
 mod p2p_common;
-mod p2p_raw;
+mod raw_peer;
 
-use p2p_common::{test_config, wait_until, NodeState, TestNode};
-use p2p_raw::{lo, tcp_from, RawPeer, REPLY_TIMEOUT};
+use p2p_common::{listen_any, plain, test_config, tls, wait_until, NodeState, TestNode};
 use parthenon_net::netaddr::Subnet;
 use parthenon_net::p2p::{InboundLimits, P2pConfig, DEFAULT_MAX_INBOUND_PER_HOST};
-use parthenon_net::tls::{NodeIdentity, TlsTransport};
-use parthenon_net::transport::{TcpTransport, Transport};
-use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use raw_peer::{lo, tcp_from, RawPeer, REPLY_TIMEOUT};
+use std::net::SocketAddr;
 use std::time::Duration;
-
-fn listen_any() -> SocketAddr {
-    (Ipv4Addr::LOCALHOST, 0).into()
-}
-
-fn plain() -> Arc<dyn Transport> {
-    Arc::new(TcpTransport::new())
-}
-
-fn tls() -> Arc<dyn Transport> {
-    Arc::new(
-        TlsTransport::new(
-            TcpTransport::new(),
-            &NodeIdentity::generate().expect("identity"),
-        )
-        .expect("TLS transport"),
-    )
-}
 
 /// A listening node with per-address limits applied to loopback too.
 fn strict_config(seed: u64) -> P2pConfig {
@@ -85,12 +64,14 @@ async fn a_handshake_flood_from_one_address_does_not_shut_out_honest_peers() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     // Mid-flood, an honest peer from another network completes TLS and the P2P handshake.
     let started = tokio::time::Instant::now();
-    let mut honest =
-        tokio::time::timeout(Duration::from_secs(5), RawPeer::tls(lo(2, 2, 2), target))
-            .await
-            .expect("the honest TLS handshake is not held up by the flood")
-            .expect("the honest peer connects");
-    honest.handshake(0).await;
+    let mut honest = tokio::time::timeout(
+        Duration::from_secs(5),
+        RawPeer::tls_from(lo(2, 2, 2), target),
+    )
+    .await
+    .expect("the honest TLS handshake is not held up by the flood")
+    .expect("the honest peer connects");
+    honest.handshake_listening(0).await;
     let took = started.elapsed();
     assert!(!flood.is_finished(), "the flood still runs");
     // Served all through the flood (its pings answered, N's pings answered by it).
@@ -124,11 +105,11 @@ async fn one_address_cannot_take_more_than_its_share_of_inbound_slots() {
     let attacker = lo(3, 3, 3);
     let mut kept = Vec::new();
     for _ in 0..20 {
-        let Ok(mut p) = RawPeer::tcp(attacker, node.addr()).await else {
+        let Ok(mut p) = RawPeer::tcp_from(attacker, node.addr()).await else {
             continue;
         };
         if !p.closed_within(Duration::from_millis(300)).await {
-            p.handshake(0).await;
+            p.handshake_listening(0).await;
             kept.push(p);
         }
     }
@@ -136,8 +117,8 @@ async fn one_address_cannot_take_more_than_its_share_of_inbound_slots() {
     assert_eq!(n, DEFAULT_MAX_INBOUND_PER_HOST, "slots of one address");
     assert_eq!(kept.len(), DEFAULT_MAX_INBOUND_PER_HOST);
     // Another host still gets in.
-    let mut other = RawPeer::tcp(lo(4, 4, 4), node.addr()).await.unwrap();
-    other.handshake(0).await;
+    let mut other = RawPeer::tcp_from(lo(4, 4, 4), node.addr()).await.unwrap();
+    other.handshake_listening(0).await;
     assert_eq!(peers_from(&node, lo(4, 4, 4)).await, 1);
     assert!(node.handle.counters().inbound_refused() >= 16);
 }
@@ -161,28 +142,28 @@ async fn a_banned_address_is_refused_before_the_tls_handshake() {
         "an address that is not banned is waited for"
     );
     assert!(
-        RawPeer::tls(lo(5, 5, 5), node.addr()).await.is_err(),
+        RawPeer::tls_from(lo(5, 5, 5), node.addr()).await.is_err(),
         "no TLS for the banned"
     );
-    let mut ok = RawPeer::tls(lo(5, 5, 7), node.addr()).await.unwrap();
-    ok.handshake(0).await;
+    let mut ok = RawPeer::tls_from(lo(5, 5, 7), node.addr()).await.unwrap();
+    ok.handshake_listening(0).await;
     assert!(node.handle.counters().inbound_refused() >= 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subnet_ban_refuses_every_address_in_it_and_drops_its_peers() {
     let node = TestNode::start(strict_config(4), NodeState::new(), plain()).await;
-    let mut inside = RawPeer::tcp(lo(6, 6, 1), node.addr()).await.unwrap();
-    inside.handshake(0).await;
-    let mut outside = RawPeer::tcp(lo(6, 7, 1), node.addr()).await.unwrap();
-    outside.handshake(0).await;
+    let mut inside = RawPeer::tcp_from(lo(6, 6, 1), node.addr()).await.unwrap();
+    inside.handshake_listening(0).await;
+    let mut outside = RawPeer::tcp_from(lo(6, 7, 1), node.addr()).await.unwrap();
+    outside.handshake_listening(0).await;
     let subnet: Subnet = "127.6.6.0/24".parse().unwrap();
     node.handle.ban(subnet, 600).await.unwrap();
     assert!(
         inside.closed_within(REPLY_TIMEOUT).await,
         "its connected peer dropped"
     );
-    let mut other = RawPeer::tcp(lo(6, 6, 77), node.addr()).await.unwrap();
+    let mut other = RawPeer::tcp_from(lo(6, 6, 77), node.addr()).await.unwrap();
     assert!(
         other.closed_within(Duration::from_secs(3)).await,
         "another address of the subnet is refused"
@@ -204,7 +185,7 @@ async fn an_automatic_ban_is_written_to_the_ban_list_and_survives_a_restart() {
     cfg.ban_list = Some(path.clone());
     let node = TestNode::start(cfg.clone(), NodeState::new(), plain()).await;
     let offender = lo(7, 7, 7);
-    let mut p = RawPeer::tcp(offender, node.addr()).await.unwrap();
+    let mut p = RawPeer::tcp_from(offender, node.addr()).await.unwrap();
     // Garbage instead of a frame: a malformed stream bans at once.
     let _ = p.send_bytes(&[0xAB; 64]).await;
     assert!(p.closed_within(REPLY_TIMEOUT).await);
@@ -227,7 +208,7 @@ async fn an_automatic_ban_is_written_to_the_ban_list_and_survives_a_restart() {
         listed.iter().any(|b| b.subnet.contains(&offender)),
         "the ban survived the restart: {listed:?}"
     );
-    let mut back = RawPeer::tcp(offender, again.addr()).await.unwrap();
+    let mut back = RawPeer::tcp_from(offender, again.addr()).await.unwrap();
     assert!(
         back.closed_within(Duration::from_secs(3)).await,
         "still refused"
@@ -237,8 +218,8 @@ async fn an_automatic_ban_is_written_to_the_ban_list_and_survives_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn version_names_no_local_interface_address() {
     let node = TestNode::start(strict_config(6), NodeState::new(), plain()).await;
-    let mut p = RawPeer::tcp(lo(8, 8, 8), node.addr()).await.unwrap();
-    let v = p.handshake(0).await;
+    let mut p = RawPeer::tcp_from(lo(8, 8, 8), node.addr()).await.unwrap();
+    let v = p.handshake_listening(0).await;
     assert!(v.sender.ip().is_unspecified(), "sender {}", v.sender);
     assert_eq!(
         v.sender.port(),
@@ -250,9 +231,9 @@ async fn version_names_no_local_interface_address() {
     let public: SocketAddr = "203.0.113.7:7333".parse().unwrap();
     cfg.external_addr = Some(public);
     let node = TestNode::start(cfg, NodeState::new(), plain()).await;
-    let mut p = RawPeer::tcp(lo(8, 8, 9), node.addr()).await.unwrap();
+    let mut p = RawPeer::tcp_from(lo(8, 8, 9), node.addr()).await.unwrap();
     assert_eq!(
-        p.handshake(0).await.sender,
+        p.handshake_listening(0).await.sender,
         public,
         "a configured public address"
     );
@@ -275,15 +256,15 @@ async fn full_inbound_slots_evict_the_youngest_of_the_most_crowded_network() {
         .collect();
     let mut peers = Vec::new();
     for a in &addrs {
-        let mut p = RawPeer::tcp(*a, node.addr()).await.unwrap();
-        p.handshake(0).await;
+        let mut p = RawPeer::tcp_from(*a, node.addr()).await.unwrap();
+        p.handshake_listening(0).await;
         peers.push(p);
         // Distinct connection times.
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert_eq!(node.handle.status().await.unwrap().inbound, 30);
-    let mut newcomer = RawPeer::tcp(lo(40, 0, 1), node.addr()).await.unwrap();
-    newcomer.handshake(0).await;
+    let mut newcomer = RawPeer::tcp_from(lo(40, 0, 1), node.addr()).await.unwrap();
+    newcomer.handshake_listening(0).await;
     let youngest_of_crowd = &mut peers[19];
     assert!(
         youngest_of_crowd.closed_within(REPLY_TIMEOUT).await,

@@ -14,176 +14,27 @@
 mod sync_common;
 
 mod p2p_common;
+mod raw_peer;
 
-use p2p_common::{test_config, wait_for_tip, wait_until, NodeState, TestNode};
-use parthenon_net::frame::{encode_frame, FrameDecoder, HEADER_LEN};
-use parthenon_net::message::{InvKind, Inventory, Message, VersionMessage};
-use parthenon_net::peer::PROTOCOL_VERSION;
+use p2p_common::{
+    listen_any, plain, spec, test_config, wait_for_tip, wait_until, NodeState, TestNode,
+};
+use parthenon_net::frame::{encode_frame, HEADER_LEN};
+use parthenon_net::message::{InvKind, Inventory, Message};
 use parthenon_net::tls::{NodeIdentity, TlsTransport};
-use parthenon_net::transport::{BoxedStream, PeerSpec, TcpTransport, Transport};
+use parthenon_net::transport::{TcpTransport, Transport};
 use parthenon_primitives::pow::check_proof_of_work;
 use parthenon_primitives::{Block, BlockHeader, Network};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use raw_peer::{magic, RawPeer, REPLY_TIMEOUT};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 use sync_common::{mine, params, unmined, Rng};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-/// How long N may take to close a hostile peer's socket.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long N may take to follow H.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
-
-fn listen_any() -> SocketAddr {
-    (Ipv4Addr::LOCALHOST, 0).into()
-}
-
-fn spec(addr: SocketAddr) -> PeerSpec {
-    PeerSpec::new(addr.ip().to_string(), addr.port())
-}
-
-fn magic() -> [u8; 4] {
-    params().magic
-}
-
-/// A test peer speaking the wire protocol by hand over a raw stream.
-struct RawPeer {
-    stream: BoxedStream,
-    decoder: FrameDecoder,
-    /// Bytes read but not yet taken by the decoder.
-    pending: Vec<u8>,
-    buf: Vec<u8>,
-}
-
-impl RawPeer {
-    /// Dials `addr` over `transport` (plain TCP or TLS).
-    async fn connect(transport: &dyn Transport, addr: SocketAddr) -> Self {
-        let conn = transport.dial(&spec(addr)).await.expect("dial the node");
-        RawPeer {
-            stream: conn.stream,
-            decoder: FrameDecoder::new(magic()),
-            pending: Vec::new(),
-            buf: vec![0; 64 * 1024],
-        }
-    }
-
-    fn from_stream(stream: BoxedStream) -> Self {
-        RawPeer {
-            stream,
-            decoder: FrameDecoder::new(magic()),
-            pending: Vec::new(),
-            buf: vec![0; 64 * 1024],
-        }
-    }
-
-    async fn tcp(addr: SocketAddr) -> Self {
-        Self::connect(&TcpTransport::new(), addr).await
-    }
-
-    /// Writes raw bytes; an error means N closed the connection already, which is fine.
-    async fn send_bytes(&mut self, bytes: &[u8]) {
-        if self.stream.write_all(bytes).await.is_ok() {
-            let _ = self.stream.flush().await;
-        }
-    }
-
-    async fn send(&mut self, m: &Message) {
-        self.send_bytes(&encode_frame(magic(), m)).await;
-    }
-
-    /// The next message from N, answering pings on the way; `None` when the connection is
-    /// closed. Panics after `timeout`.
-    async fn recv(&mut self, timeout: Duration, context: &str) -> Option<Message> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            // The decoder takes bytes up to the end of one frame at a time.
-            let taken = self.decoder.extend(&self.pending);
-            self.pending.drain(..taken);
-            match self.decoder.next_frame() {
-                Ok(Some(frame)) => {
-                    let m = Message::decode(frame.command.as_str(), &frame.payload)
-                        .unwrap_or_else(|e| panic!("{context}: N sent a malformed message: {e}"));
-                    if let Message::Ping(n) = m {
-                        self.send(&Message::Pong(n)).await;
-                        continue;
-                    }
-                    return Some(m);
-                }
-                Ok(None) if taken > 0 => continue,
-                Ok(None) => {}
-                Err(e) => panic!("{context}: N sent a bad frame: {e}"),
-            }
-            let read = tokio::time::timeout_at(deadline, self.stream.read(&mut self.buf))
-                .await
-                .unwrap_or_else(|_| panic!("{context}: no message from N within {timeout:?}"));
-            match read {
-                Ok(0) | Err(_) => return None,
-                Ok(n) => self.pending.extend_from_slice(&self.buf[..n]),
-            }
-        }
-    }
-
-    /// Reads until `pick` chooses a message; panics if the connection closes first.
-    async fn recv_until<T>(
-        &mut self,
-        context: &str,
-        mut pick: impl FnMut(&Message) -> Option<T>,
-    ) -> T {
-        loop {
-            let m = self
-                .recv(CLOSE_TIMEOUT, context)
-                .await
-                .unwrap_or_else(|| panic!("{context}: N closed the connection early"));
-            if let Some(t) = pick(&m) {
-                return t;
-            }
-        }
-    }
-
-    /// Sends `version`, answers N's `version` with `verack` and waits for N's `verack`.
-    async fn handshake(&mut self, context: &str) {
-        let version = VersionMessage {
-            version: PROTOCOL_VERSION,
-            magic: magic(),
-            services: 1,
-            timestamp: sync_common::now_secs() as i64,
-            receiver: listen_any(),
-            // Port 0: N must not put the hostile peer into its address book.
-            sender: (Ipv4Addr::UNSPECIFIED, 0).into(),
-            nonce: 0x5eed_0bad_cafe_f00d,
-            user_agent: "/hostile:0.0/".to_owned(),
-            best_height: 0,
-        };
-        self.send(&Message::Version(version)).await;
-        let mut got_version = false;
-        let mut got_verack = false;
-        while !(got_version && got_verack) {
-            match self.recv(CLOSE_TIMEOUT, context).await {
-                Some(Message::Version(_)) => {
-                    got_version = true;
-                    self.send(&Message::Verack).await;
-                }
-                Some(Message::Verack) => got_verack = true,
-                Some(_) => {}
-                None => panic!("{context}: N closed the connection during the handshake"),
-            }
-        }
-    }
-
-    /// Waits until N closes the connection: every read returns data N still had queued,
-    /// then end of stream or an error. Panics if the socket stays open past the timeout.
-    async fn expect_closed(mut self, context: &str) {
-        let deadline = tokio::time::Instant::now() + CLOSE_TIMEOUT;
-        loop {
-            match tokio::time::timeout_at(deadline, self.stream.read(&mut self.buf)).await {
-                Err(_) => panic!("{context}: N kept the connection open for {CLOSE_TIMEOUT:?}"),
-                Ok(Ok(0)) | Ok(Err(_)) => return,
-                Ok(Ok(_)) => {}
-            }
-        }
-    }
-}
 
 /// The active chain's headers after genesis.
 fn active_headers(state: &NodeState) -> Vec<BlockHeader> {
@@ -242,11 +93,7 @@ impl Pair {
     async fn start(transport: impl Fn() -> Arc<dyn Transport>) -> Self {
         let h_state = NodeState::new();
         h_state.mine(300, 1);
-        let mut h_cfg = test_config(1);
-        h_cfg.listen = Some(listen_any());
-        // H only serves: it never dials N back, so every peer of N but H is a test peer.
-        h_cfg.max_outbound = 0;
-        let honest = TestNode::start(h_cfg, h_state, transport()).await;
+        let honest = TestNode::start_server(h_state, transport()).await;
         let mut n_cfg = test_config(2);
         n_cfg.listen = Some(listen_any());
         n_cfg.connect = vec![spec(honest.addr())];
@@ -261,16 +108,9 @@ impl Pair {
         self.node.assert_responsive(context).await;
         if banned {
             let what = format!("{context}: N lists 127.0.0.1 as banned");
-            wait_until(&what, CLOSE_TIMEOUT, || async {
-                self.node
-                    .handle
-                    .banned()
-                    .await
-                    .expect("engine answers")
-                    .iter()
-                    .any(|b| b.subnet.contains(&LOCALHOST))
-            })
-            .await;
+            self.node
+                .wait_for_ban(LOCALHOST, &what, REPLY_TIMEOUT)
+                .await;
             self.node.handle.clear_banned().await.expect("clear bans");
         } else {
             let list = self.node.handle.banned().await.expect("engine answers");
@@ -279,10 +119,6 @@ impl Pair {
         self.honest.state.mine(2, 1);
         wait_for_tip(&self.node, self.honest.tip(), SYNC_TIMEOUT, context).await;
     }
-}
-
-fn plain() -> Arc<dyn Transport> {
-    Arc::new(TcpTransport::new())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -329,12 +165,8 @@ async fn hostile_peers_are_disconnected_and_banned_while_honest_sync_continues()
     let bad = block_with_bad_merkle_root(&pair.honest.state);
     let bad_hash = bad.hash();
     let mut peer = RawPeer::tcp(n).await;
-    peer.handshake(context).await;
-    peer.recv_until(context, |m| {
-        matches!(m, Message::GetHeaders { .. }).then_some(())
-    })
-    .await;
-    peer.send(&Message::Headers(vec![bad.header])).await;
+    peer.hostile_handshake().await;
+    peer.answer_getheaders(context, vec![bad.header]).await;
     peer.recv_until(context, |m| match m {
         Message::GetData(items) => items.iter().any(|i| i.hash == bad_hash).then_some(()),
         _ => None,
@@ -360,12 +192,8 @@ async fn hostile_peers_are_disconnected_and_banned_while_honest_sync_continues()
     let context = "header without proof of work";
     let header = header_without_work(&pair.honest.state);
     let mut peer = RawPeer::tcp(n).await;
-    peer.handshake(context).await;
-    peer.recv_until(context, |m| {
-        matches!(m, Message::GetHeaders { .. }).then_some(())
-    })
-    .await;
-    peer.send(&Message::Headers(vec![header])).await;
+    peer.hostile_handshake().await;
+    peer.answer_getheaders(context, vec![header]).await;
     peer.expect_closed(context).await;
     pair.check_after(context, true).await;
 
@@ -381,7 +209,7 @@ async fn hostile_peers_are_disconnected_and_banned_while_honest_sync_continues()
         .take(one.len() * 10_000)
         .collect();
     let mut peer = RawPeer::tcp(n).await;
-    peer.handshake(context).await;
+    peer.hostile_handshake().await;
     peer.send_bytes(&flood).await;
     peer.expect_closed(context).await;
     pair.check_after(context, true).await;
@@ -407,10 +235,7 @@ async fn staller_with_withheld_blocks_is_dropped_and_sync_completes_from_honest_
     let h_state = NodeState::new();
     h_state.mine(300, 1);
     let headers = active_headers(&h_state);
-    let mut h_cfg = test_config(1);
-    h_cfg.listen = Some(listen_any());
-    h_cfg.max_outbound = 0;
-    let honest = TestNode::start(h_cfg, h_state, plain()).await;
+    let honest = TestNode::start_server(h_state, plain()).await;
 
     let mut n_cfg = test_config(3);
     n_cfg.listen = Some(listen_any());
@@ -418,13 +243,8 @@ async fn staller_with_withheld_blocks_is_dropped_and_sync_completes_from_honest_
     let node = TestNode::start(n_cfg, NodeState::new(), plain()).await;
 
     let mut staller = RawPeer::tcp(node.addr()).await;
-    staller.handshake(context).await;
-    staller
-        .recv_until(context, |m| {
-            matches!(m, Message::GetHeaders { .. }).then_some(())
-        })
-        .await;
-    staller.send(&Message::Headers(headers.clone())).await;
+    staller.hostile_handshake().await;
+    staller.answer_getheaders(context, headers.clone()).await;
     // N has only the staller: it asks it for the first blocks.
     let first = headers[0].hash();
     staller
@@ -514,12 +334,8 @@ async fn blocks_an_honest_peer_lacked_are_fetched_from_it_once_it_announces_them
     };
     let ahead = sync_common::build_chain(&tip, height, 5, b"ahead");
     let mut peer = RawPeer::tcp(pair.node.addr()).await;
-    peer.handshake(context).await;
-    peer.recv_until(context, |m| {
-        matches!(m, Message::GetHeaders { .. }).then_some(())
-    })
-    .await;
-    peer.send(&Message::Headers(sync_common::headers(&ahead)))
+    peer.hostile_handshake().await;
+    peer.answer_getheaders(context, sync_common::headers(&ahead))
         .await;
     let first = ahead[0].hash();
     peer.recv_until(context, |m| match m {
@@ -570,7 +386,7 @@ async fn peer_that_never_reads_is_dropped_and_its_socket_closed() {
     socket.set_recv_buffer_size(4_096).expect("receive buffer");
     let stream = socket.connect(node.addr()).await.expect("connect");
     let mut peer = RawPeer::from_stream(Box::new(stream));
-    peer.handshake(context).await;
+    peer.hostile_handshake().await;
     let one = encode_frame(magic(), &Message::GetData(hashes));
     // 1,500 requests of 128 blocks each (within the rate limit's burst): far more than
     // the socket buffers and the send queue hold.
@@ -583,7 +399,7 @@ async fn peer_that_never_reads_is_dropped_and_its_socket_closed() {
     peer.send_bytes(&requests).await;
     wait_until(
         &format!("{context}: N dropped the peer"),
-        CLOSE_TIMEOUT,
+        REPLY_TIMEOUT,
         || async {
             node.handle
                 .peers()
@@ -602,7 +418,7 @@ async fn peer_that_never_reads_is_dropped_and_its_socket_closed() {
     );
     // Still without reading: N's end is closed, so writing soon fails.
     let ping = encode_frame(magic(), &Message::Ping(7));
-    let closed = tokio::time::timeout(CLOSE_TIMEOUT, async {
+    let closed = tokio::time::timeout(REPLY_TIMEOUT, async {
         loop {
             if peer.stream.write_all(&ping).await.is_err() || peer.stream.flush().await.is_err() {
                 return;
@@ -613,7 +429,7 @@ async fn peer_that_never_reads_is_dropped_and_its_socket_closed() {
     .await;
     assert!(
         closed.is_ok(),
-        "{context}: N still holds the socket open {CLOSE_TIMEOUT:?} after dropping the peer"
+        "{context}: N still holds the socket open {REPLY_TIMEOUT:?} after dropping the peer"
     );
     node.assert_responsive(context).await;
     node.handle.shutdown().await;

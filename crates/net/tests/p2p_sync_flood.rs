@@ -10,22 +10,12 @@ mod sync_common;
 
 mod p2p_common;
 
-use p2p_common::{test_config, wait_for_tip, NodeState, TestNode};
-use parthenon_net::transport::{PeerSpec, TcpTransport, Transport};
-use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use p2p_common::{listen_any, plain, test_config, wait_for_tip, NodeState, TestNode};
+use parthenon_net::transport::PeerSpec;
 use std::time::Duration;
 
 const BLOCKS: usize = 2_100;
 const SYNC_TIMEOUT: Duration = Duration::from_secs(180);
-
-fn listen_any() -> SocketAddr {
-    (Ipv4Addr::LOCALHOST, 0).into()
-}
-
-fn plain() -> Arc<dyn Transport> {
-    Arc::new(TcpTransport::new())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_speed_sync_of_2100_blocks_leaves_both_sides_unscored_and_unbanned() {

@@ -211,7 +211,7 @@ impl Chainstate {
                 }
             }
         }
-        let corrupt = || ChainError::Corrupt("coin statistics do not match the coins".into());
+        let corrupt = stats_mismatch;
         let path = match missing_undo {
             None => {
                 // The coins table is the replay of the active chain, so the coins the cut
@@ -235,12 +235,7 @@ impl Chainstate {
                 for (op, coin) in undos.into_iter().flat_map(|u| u.spent) {
                     // Coins created and spent above the cut never come back.
                     if coin.height < height {
-                        stats.utxo_count += 1;
-                        stats
-                            .supply
-                            .checked_add(coin.output.asset, coin.output.amount)
-                            .ok_or_else(corrupt)?;
-                        put_coin(batch, &op, coin.to_bytes());
+                        restore_coin(batch, &mut stats, &op, &coin)?;
                     }
                 }
                 batch.put(Partition::Meta, META_STATS, stats.to_bytes());
@@ -259,12 +254,7 @@ impl Chainstate {
                 })?;
                 let mut stats = ChainStats::default();
                 for (op, coin) in coins {
-                    stats.utxo_count += 1;
-                    stats
-                        .supply
-                        .checked_add(coin.output.asset, coin.output.amount)
-                        .ok_or_else(corrupt)?;
-                    put_coin(batch, &op, coin.to_bytes());
+                    restore_coin(batch, &mut stats, &op, &coin)?;
                 }
                 batch.put(Partition::Meta, META_STATS, stats.to_bytes());
                 RollbackPath::Replay { missing_undo }
@@ -277,4 +267,25 @@ impl Chainstate {
         );
         Ok(path)
     }
+}
+
+/// The coin statistics disagree with the coins table.
+fn stats_mismatch() -> ChainError {
+    ChainError::Corrupt("coin statistics do not match the coins".into())
+}
+
+/// Queues `coin` into the coins table and counts it in `stats`.
+fn restore_coin(
+    batch: &mut WriteBatch,
+    stats: &mut ChainStats,
+    op: &OutPoint,
+    coin: &Coin,
+) -> Result<(), ChainError> {
+    stats.utxo_count += 1;
+    stats
+        .supply
+        .checked_add(coin.output.asset, coin.output.amount)
+        .ok_or_else(stats_mismatch)?;
+    put_coin(batch, op, coin.to_bytes());
+    Ok(())
 }

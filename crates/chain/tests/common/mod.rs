@@ -435,3 +435,11 @@ pub fn assert_supply_is_subsidy(chain: &Chainstate) {
 pub fn hashes(blocks: &[Block]) -> Vec<BlockHash> {
     blocks.iter().map(Block::hash).collect()
 }
+
+/// A chain of 101 coinbase-only blocks paying [`miner_key`]; the next block is height 102,
+/// where the coinbases of heights 1 and 2 are mature and height 3 is not.
+pub fn matured() -> (TestChain, Vec<Block>) {
+    let mut tc = TestChain::new();
+    let blocks = tc.mine_empty(101, pubkey(&miner_key()));
+    (tc, blocks)
+}

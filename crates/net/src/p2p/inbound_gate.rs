@@ -148,6 +148,21 @@ impl InboundGate {
         (map.get(&site).copied().unwrap_or(0) >= per_site).then_some(per_site)
     }
 
+    /// Refuses a host or site (`keys`) that already holds its full share of inbound
+    /// connections.
+    fn check_inbound(&self, counts: &Counts, keys: [Subnet; 2]) -> Result<(), AcceptRefusal> {
+        let l = &self.limits;
+        match Self::over(
+            &counts.inbound,
+            keys,
+            l.max_inbound_per_host,
+            l.max_inbound_per_site,
+        ) {
+            Some(n) => Err(AcceptRefusal::TooManyConnections(n)),
+            None => Ok(()),
+        }
+    }
+
     /// Counts a new inbound connection of `ip` (handshake done, slot taken), or refuses it
     /// when its host or site is at its limit. Every `Ok` is matched by one
     /// [`inbound_closed`](Self::inbound_closed).
@@ -156,15 +171,7 @@ impl InboundGate {
         let keys = Self::keys(ip);
         let mut counts = self.counts.lock();
         if self.limited(ip) {
-            let l = &self.limits;
-            if let Some(n) = Self::over(
-                &counts.inbound,
-                keys,
-                l.max_inbound_per_host,
-                l.max_inbound_per_site,
-            ) {
-                return Err(AcceptRefusal::TooManyConnections(n));
-            }
+            self.check_inbound(&counts, keys)?;
         }
         Counts::add(&mut counts.inbound, keys);
         Ok(())
@@ -186,15 +193,8 @@ impl AcceptGate for InboundGate {
         let keys = Self::keys(ip);
         let mut counts = self.counts.lock();
         if self.limited(ip) {
+            self.check_inbound(&counts, keys)?;
             let l = &self.limits;
-            if let Some(n) = Self::over(
-                &counts.inbound,
-                keys,
-                l.max_inbound_per_host,
-                l.max_inbound_per_site,
-            ) {
-                return Err(AcceptRefusal::TooManyConnections(n));
-            }
             if let Some(n) = Self::over(
                 &counts.handshakes,
                 keys,

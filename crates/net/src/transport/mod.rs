@@ -207,33 +207,26 @@ pub trait Listener: Send {
     fn local_addr(&self) -> SocketAddr;
 }
 
-impl<T: Transport + ?Sized> Transport for Arc<T> {
-    fn dial<'a>(&'a self, peer: &'a PeerSpec) -> TransportFuture<'a, Connection> {
-        (**self).dial(peer)
-    }
+/// Forwards [`Transport`] through each smart pointer named.
+macro_rules! forward_transport {
+    ($($ptr:ident),*) => {$(
+        impl<T: Transport + ?Sized> Transport for $ptr<T> {
+            fn dial<'a>(&'a self, peer: &'a PeerSpec) -> TransportFuture<'a, Connection> {
+                (**self).dial(peer)
+            }
 
-    fn bind_gated(
-        &self,
-        addr: SocketAddr,
-        gate: Arc<dyn AcceptGate>,
-    ) -> TransportFuture<'_, BoxedListener> {
-        (**self).bind_gated(addr, gate)
-    }
+            fn bind_gated(
+                &self,
+                addr: SocketAddr,
+                gate: Arc<dyn AcceptGate>,
+            ) -> TransportFuture<'_, BoxedListener> {
+                (**self).bind_gated(addr, gate)
+            }
+        }
+    )*};
 }
 
-impl<T: Transport + ?Sized> Transport for Box<T> {
-    fn dial<'a>(&'a self, peer: &'a PeerSpec) -> TransportFuture<'a, Connection> {
-        (**self).dial(peer)
-    }
-
-    fn bind_gated(
-        &self,
-        addr: SocketAddr,
-        gate: Arc<dyn AcceptGate>,
-    ) -> TransportFuture<'_, BoxedListener> {
-        (**self).bind_gated(addr, gate)
-    }
-}
+forward_transport!(Arc, Box);
 
 /// Refuses a pinned peer on a plaintext transport.
 fn refuse_pin(peer: &PeerSpec) -> Result<(), TransportError> {

@@ -12,16 +12,43 @@ use parking_lot::{Mutex, RwLock};
 use parthenon_chain::mempool::DEFAULT_MEMPOOL_BYTES;
 use parthenon_chain::{miner, Chainstate, ManualClock, Mempool, Workers};
 use parthenon_net::p2p::{self, P2pConfig, P2pHandle, P2pShared};
-use parthenon_net::transport::Transport;
+use parthenon_net::tls::{NodeIdentity, TlsTransport};
+use parthenon_net::transport::{PeerSpec, TcpTransport, Transport};
 use parthenon_primitives::hash::sha256d;
 use parthenon_primitives::{Block, BlockHash, Hash256, Network};
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
+
+/// A listen address on loopback with a port the OS picks.
+pub fn listen_any() -> SocketAddr {
+    (Ipv4Addr::LOCALHOST, 0).into()
+}
+
+/// The dial target for `addr`.
+pub fn spec(addr: SocketAddr) -> PeerSpec {
+    PeerSpec::new(addr.ip().to_string(), addr.port())
+}
+
+/// Plain TCP.
+pub fn plain() -> Arc<dyn Transport> {
+    Arc::new(TcpTransport::new())
+}
+
+/// TLS over TCP with a fresh identity.
+pub fn tls() -> Arc<dyn Transport> {
+    Arc::new(
+        TlsTransport::new(
+            TcpTransport::new(),
+            &NodeIdentity::generate().expect("identity"),
+        )
+        .expect("TLS transport"),
+    )
+}
 
 /// Engine settings for tests: dev network, fast ticks, short stall/reconnect/ping/send timers,
 /// a fixed RNG seed, no discovery beyond what the test configures.
@@ -187,6 +214,29 @@ impl TestNode {
     /// The active tip's hash.
     pub fn tip(&self) -> BlockHash {
         self.state.tip()
+    }
+
+    /// Starts the honest node H of the attack tests: seed 1, listening on loopback, and
+    /// only serving (it never dials out, so every peer of the node under test but H is a
+    /// test peer).
+    pub async fn start_server(state: NodeState, transport: Arc<dyn Transport>) -> Self {
+        let mut config = test_config(1);
+        config.listen = Some(listen_any());
+        config.max_outbound = 0;
+        Self::start(config, state, transport).await
+    }
+
+    /// Waits until the engine lists `ip` as banned; panics naming `what` after `timeout`.
+    pub async fn wait_for_ban(&self, ip: IpAddr, what: &str, timeout: Duration) {
+        wait_until(what, timeout, || async {
+            self.handle
+                .banned()
+                .await
+                .expect("engine answers")
+                .iter()
+                .any(|b| b.subnet.contains(&ip))
+        })
+        .await;
     }
 
     /// Asserts the engine still answers requests (it has not crashed or hung).

@@ -17,31 +17,39 @@ impl BlockLocation {
     /// Size of the encoding produced by [`BlockLocation::to_bytes`].
     pub const ENCODED_LEN: usize = 16;
 
-    /// Fixed little-endian encoding: `file u32 | offset u64 | len u32`.
+    /// Fixed little-endian encoding: `file u32 | offset u64 | len u32` (the
+    /// [`BlockPosition`] encoding of where the payload starts, then its length).
     pub fn to_bytes(&self) -> [u8; Self::ENCODED_LEN] {
+        let start = BlockPosition {
+            file: self.file,
+            offset: self.offset,
+        };
         let mut out = [0u8; Self::ENCODED_LEN];
-        out[0..4].copy_from_slice(&self.file.to_le_bytes());
-        out[4..12].copy_from_slice(&self.offset.to_le_bytes());
-        out[12..16].copy_from_slice(&self.len.to_le_bytes());
+        out[..BlockPosition::ENCODED_LEN].copy_from_slice(&start.to_bytes());
+        out[BlockPosition::ENCODED_LEN..].copy_from_slice(&self.len.to_le_bytes());
         out
     }
 
     /// Decodes [`BlockLocation::to_bytes`] output; any other length is an error.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StorageError> {
-        let bytes: &[u8; Self::ENCODED_LEN] =
-            bytes
-                .try_into()
-                .map_err(|_| StorageError::InvalidLocation {
-                    len: bytes.len(),
-                    expected: Self::ENCODED_LEN,
-                })?;
-        let [f0, f1, f2, f3, o0, o1, o2, o3, o4, o5, o6, o7, l0, l1, l2, l3] = *bytes;
+        let bytes: &[u8; Self::ENCODED_LEN] = exact_len(bytes)?;
+        let (start, len) = bytes.split_at(BlockPosition::ENCODED_LEN);
+        let start = BlockPosition::from_bytes(start)?;
+        let [l0, l1, l2, l3] = *exact_len::<4>(len)?;
         Ok(Self {
-            file: u32::from_le_bytes([f0, f1, f2, f3]),
-            offset: u64::from_le_bytes([o0, o1, o2, o3, o4, o5, o6, o7]),
+            file: start.file,
+            offset: start.offset,
             len: u32::from_le_bytes([l0, l1, l2, l3]),
         })
     }
+}
+
+/// `bytes` as an array of exactly `N` bytes; any other length is an error.
+fn exact_len<const N: usize>(bytes: &[u8]) -> Result<&[u8; N], StorageError> {
+    bytes.try_into().map_err(|_| StorageError::InvalidLocation {
+        len: bytes.len(),
+        expected: N,
+    })
 }
 
 /// A point in the sequence of block files: byte `offset` of file `blkNNNNN.dat`.
@@ -70,13 +78,7 @@ impl BlockPosition {
 
     /// Decodes [`BlockPosition::to_bytes`] output; any other length is an error.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StorageError> {
-        let bytes: &[u8; Self::ENCODED_LEN] =
-            bytes
-                .try_into()
-                .map_err(|_| StorageError::InvalidLocation {
-                    len: bytes.len(),
-                    expected: Self::ENCODED_LEN,
-                })?;
+        let bytes: &[u8; Self::ENCODED_LEN] = exact_len(bytes)?;
         let [f0, f1, f2, f3, o0, o1, o2, o3, o4, o5, o6, o7] = *bytes;
         Ok(Self {
             file: u32::from_le_bytes([f0, f1, f2, f3]),
