@@ -15,16 +15,15 @@
 mod sync_common;
 
 mod p2p_common;
-mod p2p_raw;
+mod raw_peer;
 
-use p2p_common::{test_config, wait_until, NodeState, TestNode};
-use p2p_raw::{lo, RawPeer, REPLY_TIMEOUT};
+use p2p_common::{listen_any, plain, test_config, tls, wait_until, NodeState, TestNode};
 use parthenon_chain::mempool::MAX_STANDARD_TX_SIZE;
 use parthenon_net::message::{InvKind, Inventory, Message};
-use parthenon_net::tls::{NodeIdentity, TlsTransport};
-use parthenon_net::transport::{TcpTransport, Transport};
+use parthenon_net::transport::Transport;
 use parthenon_primitives::{Asset, OutPoint, Transaction, TxIn, TxOut};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use raw_peer::{lo, RawPeer, REPLY_TIMEOUT};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use sync_common::payout;
@@ -42,21 +41,15 @@ enum Wire {
 
 fn transport(wire: Wire) -> Arc<dyn Transport> {
     match wire {
-        Wire::Tcp => Arc::new(TcpTransport::new()),
-        Wire::Tls => Arc::new(
-            TlsTransport::new(
-                TcpTransport::new(),
-                &NodeIdentity::generate().expect("identity"),
-            )
-            .expect("TLS transport"),
-        ),
+        Wire::Tcp => plain(),
+        Wire::Tls => tls(),
     }
 }
 
 async fn connect(wire: Wire, from: IpAddr, to: SocketAddr) -> RawPeer {
     match wire {
-        Wire::Tcp => RawPeer::tcp(from, to).await.expect("tcp"),
-        Wire::Tls => RawPeer::tls(from, to).await.expect("tls"),
+        Wire::Tcp => RawPeer::tcp_from(from, to).await.expect("tcp"),
+        Wire::Tls => RawPeer::tls_from(from, to).await.expect("tls"),
     }
 }
 
@@ -133,7 +126,7 @@ async fn serve_offers(peer: &mut RawPeer, txs: &[Transaction]) -> usize {
         }
         let mut wanted = batch.len();
         while wanted > 0 {
-            match peer.recv(REPLY_TIMEOUT).await {
+            match peer.recv_within(REPLY_TIMEOUT).await {
                 Some(Message::GetData(items)) => {
                     for item in items {
                         if let Some(t) = batch.iter().find(|t| t.txid() == item.hash) {
@@ -158,7 +151,7 @@ async fn refused_transactions_get_their_sender_banned(wire: Wire) {
     state.mine(101, 1);
     let coin = mature_coin(&state);
     let mut cfg = test_config(7);
-    cfg.listen = Some((Ipv4Addr::LOCALHOST, 0).into());
+    cfg.listen = Some(listen_any());
     cfg.max_outbound = 0;
     let node = TestNode::start(cfg, state, transport(wire)).await;
     let target = node.addr();
@@ -166,7 +159,7 @@ async fn refused_transactions_get_their_sender_banned(wire: Wire) {
     // The honest peer pings the node for the whole attack.
     let (fee_ip, size_ip, honest_ip) = (lo(0, 7, 2), lo(0, 7, 3), lo(0, 7, 4));
     let mut honest = connect(wire, honest_ip, target).await;
-    honest.handshake(0).await;
+    honest.handshake_listening(0).await;
     let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
     let pinger = tokio::spawn(async move {
         let mut worst = Duration::ZERO;
@@ -189,13 +182,13 @@ async fn refused_transactions_get_their_sender_banned(wire: Wire) {
     let size_txs: Vec<Transaction> = (0..10).map(oversized).collect();
     let fee_attack = tokio::spawn(async move {
         let mut peer = connect(wire, fee_ip, target).await;
-        peer.handshake(0).await;
+        peer.handshake_listening(0).await;
         let served = serve_offers(&mut peer, &fee_txs).await;
         (served, peer.closed_within(REPLY_TIMEOUT).await)
     });
     let size_attack = tokio::spawn(async move {
         let mut peer = connect(wire, size_ip, target).await;
-        peer.handshake(0).await;
+        peer.handshake_listening(0).await;
         let served = serve_offers(&mut peer, &size_txs).await;
         (served, peer.closed_within(REPLY_TIMEOUT).await)
     });
