@@ -52,7 +52,7 @@ pub const TESTS: [TestSpec; 18] = [
         scenarios::frequent_disconnections,
     ),
     built("fork_resolution", "consensus", scenarios::fork_resolution),
-    not_built("orphan_blocks", "consensus"),
+    built("orphan_blocks", "consensus", scenarios::orphan_blocks),
     built("double_spend", "consensus", scenarios::double_spend),
     not_built("disk_full", "resource"),
     not_built("corrupted_database", "resource"),

@@ -217,6 +217,9 @@ pub struct NetSettings {
     pub min_latency: Duration,
     /// Most latency of a message.
     pub max_latency: Duration,
+    /// Blocks one peer may have in flight (the engine's download setting); `None`: the
+    /// engine's default.
+    pub per_peer: Option<usize>,
 }
 
 impl Default for NetSettings {
@@ -224,6 +227,7 @@ impl Default for NetSettings {
         NetSettings {
             min_latency: Duration::from_millis(1),
             max_latency: Duration::from_millis(50),
+            per_peer: None,
         }
     }
 }
@@ -297,6 +301,9 @@ impl<'a> Cluster<'a> {
         }
         for (i, node) in nodes.iter().enumerate() {
             let mut cfg = engine_config(rng.random());
+            if let Some(n) = net.per_peer {
+                cfg.download.per_peer = n;
+            }
             cfg.listen = Some((Ipv4Addr::UNSPECIFIED, PORT).into());
             cfg.addnode = (0..n)
                 .filter(|&j| j != i)

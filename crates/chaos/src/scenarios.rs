@@ -556,11 +556,14 @@ pub fn frequent_disconnections(
 /// have taken at least the latency floor.
 pub fn high_latency(p: RunParams, out: &mut Option<crate::record::Recorder>) -> Result<(), String> {
     let mut floor = Duration::ZERO;
+    let mut ceiling = Duration::ZERO;
     let mut c = Cluster::new(p.seed, p.nodes, |rng| {
         floor = ms(rng.random_range(20..=200));
+        ceiling = ms(rng.random_range(200..=1_500));
         NetSettings {
             min_latency: floor,
-            max_latency: ms(rng.random_range(200..=1_500)),
+            max_latency: ceiling,
+            per_peer: None,
         }
     })?;
     let r = (|| {
@@ -583,7 +586,6 @@ pub fn high_latency(p: RunParams, out: &mut Option<crate::record::Recorder>) -> 
         let secs = c.rng.random_range(20..=40);
         let end = c.sim.elapsed() + Duration::from_secs(secs);
         let mut spikes: Vec<(usize, usize, Duration, usize)> = Vec::new();
-        let base = c.rng.random_range(200..=1_500);
         while c.sim.elapsed() < end {
             let now = c.sim.elapsed();
             let t = c.now();
@@ -594,7 +596,7 @@ pub fn high_latency(p: RunParams, out: &mut Option<crate::record::Recorder>) -> 
                     c.sim.set_link_max_message_latency(
                         crate::cluster::node_name(a),
                         crate::cluster::node_name(b),
-                        ms(base),
+                        ceiling,
                     );
                     c.rec.close(t, w);
                     spikes.remove(k);
@@ -630,7 +632,7 @@ pub fn high_latency(p: RunParams, out: &mut Option<crate::record::Recorder>) -> 
             c.sim.set_link_max_message_latency(
                 crate::cluster::node_name(a),
                 crate::cluster::node_name(b),
-                ms(base),
+                ceiling,
             );
             c.rec.close(t, w);
         }
@@ -638,6 +640,93 @@ pub fn high_latency(p: RunParams, out: &mut Option<crate::record::Recorder>) -> 
         finish(&mut c)?;
         if c.rec.faults_of("latency_spike") == 0 {
             return Err("no latency spike was injected".into());
+        }
+        Ok(())
+    })();
+    *out = Some(c.record());
+    r
+}
+
+/// `orphan_blocks`: one node's links get very different fixed latencies (1 ms to 1.5 s
+/// each), its download scheduler is allowed 1 to 3 blocks in flight per peer, and another
+/// node mines a burst of 20 to 50 blocks at once. The burst is announced to it by every
+/// peer and its download is spread over them, so blocks from fast peers arrive before their
+/// parents from slow ones and wait in the chainstate's orphan pool. Blocks must have been
+/// held as orphans, and the node must catch up.
+pub fn orphan_blocks(
+    p: RunParams,
+    out: &mut Option<crate::record::Recorder>,
+) -> Result<(), String> {
+    let mut c = Cluster::new(p.seed, p.nodes, |rng| NetSettings {
+        per_peer: Some(rng.random_range(1..=3)),
+        ..NetSettings::default()
+    })?;
+    let r = (|| {
+        warm_up(&mut c)?;
+        let everyone = all(&c);
+        let t = c.random_node();
+        let others: Vec<usize> = everyone.iter().copied().filter(|&i| i != t).collect();
+        let mut lat = Vec::new();
+        for &j in &others {
+            let l = ms(c.rng.random_range(1..=1_500));
+            c.sim.set_link_latency(
+                crate::cluster::node_name(t),
+                crate::cluster::node_name(j),
+                l,
+            );
+            lat.push(format!("node{j} {l:?}"));
+        }
+        let now = c.now();
+        let w = c.rec.open(
+            now,
+            "uneven_latency",
+            format!("node{t}: {}", lat.join(", ")),
+        );
+        // Let connections settle at the new latencies (pings and announcements in flight).
+        c.run_for(Duration::from_secs(5))?;
+        let k = c.rng.random_range(20..=50);
+        let m = others[c.rng.random_range(0..others.len())];
+        c.workload(0.0, 0.5)?;
+        for _ in 0..k {
+            c.mine(m)?;
+        }
+        let target = c.nodes[m].tip();
+        let mut most_orphans = 0usize;
+        let start = c.sim.elapsed();
+        while !c.nodes.iter().all(|n| n.tip() == target) {
+            if c.sim.elapsed() - start > Duration::from_secs(120) {
+                return Err(format!(
+                    "the burst of {k} blocks did not reach every node in 120 s; {}",
+                    c.describe()
+                ));
+            }
+            c.step()?;
+            let (n, _) = c.nodes[t].shared.chain.read().orphan_usage();
+            most_orphans = most_orphans.max(n);
+        }
+        let now = c.now();
+        c.rec.close(now, w);
+        // Back to an even 25 ms (turmoil cannot restore a link's latency range).
+        for &j in &others {
+            c.sim.set_link_latency(
+                crate::cluster::node_name(t),
+                crate::cluster::node_name(j),
+                ms(25),
+            );
+        }
+        c.rec
+            .fault("blocks held as orphans (most at once)", most_orphans as u64);
+        c.rec
+            .figure("most orphan blocks held at once", most_orphans as f64);
+        c.rec.event(
+            now,
+            format!("node{t} caught up {k} blocks, {most_orphans} orphans at most"),
+        );
+        finish(&mut c)?;
+        if most_orphans == 0 {
+            return Err(format!(
+                "node{t} caught up {k} blocks without one arriving before its parent"
+            ));
         }
         Ok(())
     })();

@@ -60,6 +60,11 @@ fn frequent_disconnections() {
     quick("frequent_disconnections");
 }
 
+#[test]
+fn orphan_blocks() {
+    quick("orphan_blocks");
+}
+
 /// The same seed gives a byte-identical event trace, for every built test.
 #[test]
 fn same_seed_same_trace() {
