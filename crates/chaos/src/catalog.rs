@@ -43,9 +43,13 @@ pub const TESTS: [TestSpec; 18] = [
     built("network_partition", "network", scenarios::network_partition),
     built("packet_loss", "network", scenarios::packet_loss),
     built("high_latency", "network", scenarios::high_latency),
-    not_built("bandwidth_throttling", "network"),
+    built(
+        "bandwidth_throttling",
+        "network",
+        scenarios::bandwidth_throttling,
+    ),
     not_built("malicious_peer", "peer"),
-    not_built("slow_peer", "peer"),
+    built("slow_peer", "peer", scenarios::slow_peer),
     built(
         "frequent_disconnections",
         "peer",

@@ -13,13 +13,14 @@
 //! turmoil (link latencies, its own choices) and every engine (nonces, address choice), and
 //! the scenarios draw their faults and workload from it.
 
+use crate::pacing::{Pace, PaceStats, PacedTransport};
 use crate::record::Recorder;
 use parking_lot::{Mutex, RwLock};
 use parthenon_chain::mempool::DEFAULT_MEMPOOL_BYTES;
 use parthenon_chain::{miner, Chainstate, ChainstateConfig, Clock, ManualClock, Mempool, Workers};
 use parthenon_crypto::{KeyPair, SigHashCache};
 use parthenon_net::p2p::{self, P2pConfig, P2pHandle, P2pShared};
-use parthenon_net::transport::{PeerSpec, TurmoilTransport};
+use parthenon_net::transport::{PeerSpec, Transport, TurmoilTransport};
 use parthenon_node::wallet::{wallet_coins, Wallet, WalletCoin};
 use parthenon_primitives::{Block, BlockHash, Network, Transaction, TxOut, Txid};
 use parthenon_storage::{BlockFiles, MemStore};
@@ -151,6 +152,10 @@ pub struct SimNode {
     pub banned: Arc<Mutex<Vec<IpAddr>>>,
     /// How many times the host's engine started (restarts after a bounce).
     pub starts: Arc<AtomicU64>,
+    /// What the node's paced connections did (all zero when it is not paced).
+    pub paced: Arc<PaceStats>,
+    /// How the node's sending is limited, if it is.
+    pub paced_setting: Option<Pace>,
     /// Disconnects counted by engines of this node that have since been restarted.
     pub disconnects_before: u64,
     mined: u64,
@@ -220,6 +225,8 @@ pub struct NetSettings {
     /// Blocks one peer may have in flight (the engine's download setting); `None`: the
     /// engine's default.
     pub per_peer: Option<usize>,
+    /// How each node's sending is limited (`None`: not at all).
+    pub pace: [Option<Pace>; MAX_NODES],
 }
 
 impl Default for NetSettings {
@@ -228,6 +235,7 @@ impl Default for NetSettings {
             min_latency: Duration::from_millis(1),
             max_latency: Duration::from_millis(50),
             per_peer: None,
+            pace: [None; MAX_NODES],
         }
     }
 }
@@ -294,6 +302,8 @@ impl<'a> Cluster<'a> {
                 handle: Arc::default(),
                 banned: Arc::default(),
                 starts: Arc::default(),
+                paced: Arc::default(),
+                paced_setting: net.pace[i],
                 disconnects_before: 0,
                 mined: 0,
                 _dir: dir,
@@ -315,17 +325,24 @@ impl<'a> Cluster<'a> {
             let slot = node.handle.clone();
             let banned = node.banned.clone();
             let starts = node.starts.clone();
+            let pace = net.pace[i];
+            let paced = node.paced.clone();
             sim.host(node_name(i), move || {
                 let cfg = cfg.clone();
                 let shared = shared.clone();
                 let slot = slot.clone();
                 let banned = banned.clone();
                 let starts = starts.clone();
+                let paced = paced.clone();
                 async move {
                     starts.fetch_add(1, Ordering::Relaxed);
-                    let transport =
+                    let turmoil =
                         TurmoilTransport::new().with_connect_timeout(Duration::from_secs(2));
-                    let node = p2p::start(cfg, shared, Arc::new(transport)).await?;
+                    let transport: Arc<dyn Transport> = match pace {
+                        Some(p) => Arc::new(PacedTransport::new(turmoil, p, paced)),
+                        None => Arc::new(turmoil),
+                    };
+                    let node = p2p::start(cfg, shared, transport).await?;
                     let handle = node.handle;
                     *slot.lock() = Some(handle.clone());
                     let poll = handle.clone();

@@ -15,6 +15,7 @@
 //! - [`scenarios`]: the tests (faults, their evidence, the checks).
 //! - [`invariants`]: safety (checked during and after faults) and liveness (after).
 //! - [`runner`]: seeds, panics caught as failures, replay commands, per-test reports.
+//! - [`pacing`]: bandwidth (turmoil has none): a transport wrapper that paces bytes.
 //! - [`report`]: text, JSON and HTML.
 //!
 //! docs/chaos.md says what each test injects and checks and what the simulation cannot
@@ -23,6 +24,7 @@
 pub mod catalog;
 pub mod cluster;
 pub mod invariants;
+pub mod pacing;
 pub mod record;
 pub mod report;
 pub mod runner;

@@ -5,9 +5,13 @@
 
 use crate::cluster::{Cluster, NetSettings};
 use crate::invariants::{check_liveness, check_safety};
+use crate::pacing::{Pace, PacedTransport};
+use parthenon_net::transport::{PeerSpec, Transport, TurmoilTransport};
 use parthenon_primitives::{BlockHash, Txid};
 use rand::seq::SliceRandom;
 use rand::Rng;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What a scenario needs from the runner: the seed and the number of nodes.
@@ -563,7 +567,7 @@ pub fn high_latency(p: RunParams, out: &mut Option<crate::record::Recorder>) -> 
         NetSettings {
             min_latency: floor,
             max_latency: ceiling,
-            per_peer: None,
+            ..NetSettings::default()
         }
     })?;
     let r = (|| {
@@ -727,6 +731,208 @@ pub fn orphan_blocks(
             return Err(format!(
                 "node{t} caught up {k} blocks without one arriving before its parent"
             ));
+        }
+        Ok(())
+    })();
+    *out = Some(c.record());
+    r
+}
+
+/// Size of the transfer `bandwidth_throttling` times: a largest block.
+pub const BLOCK_BYTES: usize = parthenon_primitives::block::MAX_BLOCK_SIZE;
+
+/// Sends `bytes` over one connection paced at `rate` bytes per second, in a two-host
+/// simulation of its own; returns the simulated time from the accept to the last byte.
+pub fn timed_transfer(seed: u64, bytes: usize, rate: u64) -> Result<Duration, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // The link itself is fast (1 ms, a deep buffer), so the pace is the bottleneck.
+    let mut sim = turmoil::Builder::new()
+        .rng_seed(seed)
+        .simulation_duration(Duration::from_secs(3_600))
+        .min_message_latency(ms(1))
+        .max_message_latency(ms(1))
+        .tcp_capacity(1 << 16)
+        .build();
+    let got: Arc<parking_lot::Mutex<Option<Result<Duration, String>>>> = Arc::default();
+    let g = got.clone();
+    sim.host("receiver", move || {
+        let g = g.clone();
+        async move {
+            let mut l = TurmoilTransport::new()
+                .bind((std::net::Ipv4Addr::UNSPECIFIED, 9_000).into())
+                .await?;
+            let mut c = l.accept().await?;
+            let start = tokio::time::Instant::now();
+            let mut buf = vec![0u8; 1 << 16];
+            let mut total = 0;
+            while total < bytes {
+                let n = c.stream.read(&mut buf).await?;
+                if n == 0 {
+                    break;
+                }
+                total += n;
+            }
+            *g.lock() = Some(if total == bytes {
+                Ok(start.elapsed())
+            } else {
+                Err(format!("received {total} of {bytes} bytes"))
+            });
+            Ok(())
+        }
+    });
+    let g = got.clone();
+    sim.client("sender", async move {
+        let pace = Pace {
+            bytes_per_sec: rate,
+            answer_delay: Duration::ZERO,
+        };
+        let t = PacedTransport::new(TurmoilTransport::new(), pace, Arc::default());
+        let mut c = t.dial(&PeerSpec::new("receiver", 9_000)).await?;
+        c.stream.write_all(&vec![0x42u8; bytes]).await?;
+        c.stream.flush().await?;
+        while g.lock().is_none() {
+            tokio::time::sleep(ms(100)).await;
+        }
+        Ok(())
+    });
+    sim.run().map_err(|e| format!("transfer simulation: {e}"))?;
+    let r = got.lock().take();
+    r.unwrap_or_else(|| Err("the transfer did not finish".into()))
+}
+
+/// `bandwidth_throttling`: first a largest block's worth of bytes (4 MB) goes over one
+/// connection paced at 256 kB/s to 4 MB/s, which must take the time the bandwidth implies
+/// (within 5 % and half a second); then 1 to n-1 nodes send at 20 to 400 kB/s per
+/// connection for 20 to 40 s of payments and blocks. Paced bytes must have been held back.
+pub fn bandwidth_throttling(
+    p: RunParams,
+    out: &mut Option<crate::record::Recorder>,
+) -> Result<(), String> {
+    let mut c = Cluster::new(p.seed, p.nodes, |rng| {
+        let mut net = NetSettings::default();
+        let throttled = rng.random_range(1..p.nodes);
+        let mut order: Vec<usize> = (0..p.nodes).collect();
+        order.shuffle(rng);
+        for &i in &order[..throttled] {
+            net.pace[i] = Some(Pace {
+                bytes_per_sec: rng.random_range(20_000..=400_000),
+                answer_delay: Duration::ZERO,
+            });
+        }
+        net
+    })?;
+    let r = (|| {
+        let rate = c.rng.random_range(256_000..=4_000_000u64);
+        let took = timed_transfer(c.rng.random(), BLOCK_BYTES, rate)?;
+        let expected = Duration::from_secs_f64(BLOCK_BYTES as f64 / rate as f64);
+        let now = c.now();
+        c.rec.event(
+            now,
+            format!("4 MB at {rate} B/s took {took:?}, the bandwidth implies {expected:?}"),
+        );
+        c.rec.figure("4 MB transfer seconds", took.as_secs_f64());
+        c.rec
+            .figure("4 MB expected seconds", expected.as_secs_f64());
+        if took + ms(1) < expected || took > expected.mul_f64(1.05) + ms(500) {
+            return Err(format!(
+                "4 MB at {rate} B/s took {took:?}, the bandwidth implies {expected:?}"
+            ));
+        }
+        c.rec.fault("4 MB transfers paced", 1);
+        warm_up(&mut c)?;
+        let everyone = all(&c);
+        let secs = c.rng.random_range(20..=40);
+        let now = c.now();
+        let w = c.rec.open(now, "throttle", throttled_names(&c));
+        for _ in 0..secs * 2 {
+            c.workload(0.1, 0.6)?;
+            c.run_for(ms(500))?;
+        }
+        let now = c.now();
+        c.rec.close(now, w);
+        let bytes: u64 = c
+            .nodes
+            .iter()
+            .map(|n| n.paced.bytes.load(Ordering::Relaxed))
+            .sum();
+        let held: u64 = c
+            .nodes
+            .iter()
+            .map(|n| n.paced.held_us.load(Ordering::Relaxed))
+            .sum();
+        c.rec.fault("bytes paced", bytes);
+        c.rec
+            .figure("seconds writers were held back", held as f64 / 1e6);
+        check_safety(&mut c, &everyone, "after the throttling")?;
+        finish(&mut c)?;
+        if bytes == 0 || held == 0 {
+            return Err("no byte was paced".into());
+        }
+        Ok(())
+    })();
+    *out = Some(c.record());
+    r
+}
+
+fn throttled_names(c: &Cluster<'_>) -> String {
+    c.nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.paced_setting.is_some())
+        .map(|(i, n)| {
+            let p = n.paced_setting.expect("filtered");
+            format!("node{i} {} B/s delay {:?}", p.bytes_per_sec, p.answer_delay)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `slow_peer`: one or two nodes answer late (0.5 to 4 s after a quiet spell) and trickle
+/// their bytes (500 B/s to 5 kB/s per connection) for 20 to 40 s of payments and blocks;
+/// the others go on without them where they must (stall timeouts) and nobody bans them.
+/// Answers must have been delayed and bytes trickled.
+pub fn slow_peer(p: RunParams, out: &mut Option<crate::record::Recorder>) -> Result<(), String> {
+    let mut c = Cluster::new(p.seed, p.nodes, |rng| {
+        let mut net = NetSettings::default();
+        let slow = rng.random_range(1..=2usize.min(p.nodes - 1));
+        let mut order: Vec<usize> = (0..p.nodes).collect();
+        order.shuffle(rng);
+        for &i in &order[..slow] {
+            net.pace[i] = Some(Pace {
+                bytes_per_sec: rng.random_range(500..=5_000),
+                answer_delay: ms(rng.random_range(500..=4_000)),
+            });
+        }
+        net
+    })?;
+    let r = (|| {
+        warm_up(&mut c)?;
+        let everyone = all(&c);
+        let secs = c.rng.random_range(20..=40);
+        let now = c.now();
+        let w = c.rec.open(now, "slow_peer", throttled_names(&c));
+        for _ in 0..secs * 2 {
+            c.workload(0.1, 0.4)?;
+            c.run_for(ms(500))?;
+        }
+        let now = c.now();
+        c.rec.close(now, w);
+        let delayed: u64 = c
+            .nodes
+            .iter()
+            .map(|n| n.paced.delayed_answers.load(Ordering::Relaxed))
+            .sum();
+        let bytes: u64 = c
+            .nodes
+            .iter()
+            .map(|n| n.paced.bytes.load(Ordering::Relaxed))
+            .sum();
+        c.rec.fault("answers delayed", delayed);
+        c.rec.fault("bytes trickled", bytes);
+        check_safety(&mut c, &everyone, "after the slow spell")?;
+        finish(&mut c)?;
+        if delayed == 0 || bytes == 0 {
+            return Err("no answer was delayed".into());
         }
         Ok(())
     })();

@@ -65,6 +65,16 @@ fn orphan_blocks() {
     quick("orphan_blocks");
 }
 
+#[test]
+fn bandwidth_throttling() {
+    quick("bandwidth_throttling");
+}
+
+#[test]
+fn slow_peer() {
+    quick("slow_peer");
+}
+
 /// The same seed gives a byte-identical event trace, for every built test.
 #[test]
 fn same_seed_same_trace() {
