@@ -48,7 +48,7 @@ pub const TESTS: [TestSpec; 18] = [
         "network",
         scenarios::bandwidth_throttling,
     ),
-    not_built("malicious_peer", "peer"),
+    built("malicious_peer", "peer", scenarios::malicious_peer),
     built("slow_peer", "peer", scenarios::slow_peer),
     built(
         "frequent_disconnections",

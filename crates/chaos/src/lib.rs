@@ -13,6 +13,7 @@
 //!
 //! - [`catalog`]: the eighteen test names; those of part 2 are "not built", never passed.
 //! - [`scenarios`]: the tests (faults, their evidence, the checks).
+//! - [`hostile`]: the hostile peer of `malicious_peer`.
 //! - [`invariants`]: safety (checked during and after faults) and liveness (after).
 //! - [`runner`]: seeds, panics caught as failures, replay commands, per-test reports.
 //! - [`pacing`]: bandwidth (turmoil has none): a transport wrapper that paces bytes.
@@ -23,6 +24,7 @@
 
 pub mod catalog;
 pub mod cluster;
+pub mod hostile;
 pub mod invariants;
 pub mod pacing;
 pub mod record;

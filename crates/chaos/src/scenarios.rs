@@ -503,10 +503,11 @@ pub fn packet_loss(p: RunParams, out: &mut Option<crate::record::Recorder>) -> R
     r
 }
 
-/// `frequent_disconnections`: for 20 to 40 s links flap (down 50 to 500 ms, often) and
-/// whole nodes restart (turmoil's bounce: the engine dies with every connection and starts
-/// again on the same chainstate), while blocks and payments flow. Engines must have
-/// counted the disconnects and restarted nodes must be running again.
+/// `frequent_disconnections`: for 20 to 40 s links flap (each link goes down with
+/// probability 3 % every 100 ms, for 100 to 500 ms), breaking connections that the engines
+/// must re-establish, while blocks and payments flow. The engines must have counted the
+/// disconnects. (Whole-node restarts with turmoil's `bounce` are left out: they made runs
+/// of a seed differ, see docs/chaos.md.)
 pub fn frequent_disconnections(
     p: RunParams,
     out: &mut Option<crate::record::Recorder>,
@@ -518,33 +519,13 @@ pub fn frequent_disconnections(
         let secs = c.rng.random_range(20..=40);
         let before: u64 = c.nodes.iter().map(|n| n.disconnects()).sum();
         let end = c.sim.elapsed() + Duration::from_secs(secs);
-        let mut bounced = Vec::new();
         while c.sim.elapsed() < end {
-            if c.rng.random_bool(0.04) {
-                let i = c.random_node();
-                let old = c.nodes[i].handle.lock().take();
-                if let Some(h) = old {
-                    c.nodes[i].disconnects_before += h.counters().disconnects();
-                }
-                c.sim.bounce(crate::cluster::node_name(i));
-                let t = c.now();
-                c.rec.fault("node restarts", 1);
-                c.rec.event(t, format!("fault restart node{i}"));
-                bounced.push(i);
-            }
             link_failures(&mut c, 1, 0.03, 500, 0.05, "link_flap")?;
         }
         let dropped = c.nodes.iter().map(|n| n.disconnects()).sum::<u64>() - before;
         c.rec.fault("disconnects counted by the engines", dropped);
         check_safety(&mut c, &everyone, "after the churn")?;
         finish(&mut c)?;
-        for &i in &bounced {
-            if c.nodes[i].starts.load(std::sync::atomic::Ordering::Relaxed) < 2 {
-                return Err(format!(
-                    "node{i} was bounced but its engine never restarted"
-                ));
-            }
-        }
         if dropped == 0 {
             return Err("no connection was dropped".into());
         }
@@ -938,4 +919,111 @@ pub fn slow_peer(p: RunParams, out: &mut Option<crate::record::Recorder>) -> Res
     })();
     *out = Some(c.record());
     r
+}
+
+/// `malicious_peer`: a hostile host (not one of the nodes) makes 10 to 25 attacks, each a
+/// random behaviour of [`crate::hostile::Behaviour`] (wrong network, garbage frames,
+/// invalid headers, header flood, addr flood, a forged transaction, a replayed `version`,
+/// a peer that asks for blocks and never reads) against a random node, while payments and
+/// blocks flow. Hostile messages must have been sent and the nodes must have closed
+/// hostile connections or banned the host; the honest nodes must agree afterwards.
+pub fn malicious_peer(
+    p: RunParams,
+    out: &mut Option<crate::record::Recorder>,
+) -> Result<(), String> {
+    let mut c = Cluster::new(p.seed, p.nodes, |_| NetSettings::default())?;
+    let r = (|| {
+        warm_up(&mut c)?;
+        let everyone = all(&c);
+        let stats: crate::hostile::HostileStats = Arc::default();
+        let rounds = c.rng.random_range(10..=25);
+        let targets: Vec<String> = everyone
+            .iter()
+            .map(|&i| crate::cluster::node_name(i))
+            .collect();
+        let known: Vec<parthenon_primitives::BlockHash> = {
+            let chain = c.nodes[0].shared.chain.read();
+            (1..=chain.height())
+                .rev()
+                .take(100)
+                .filter_map(|h| chain.hash_at(h))
+                .collect()
+        };
+        let seed: u64 = c.rng.random();
+        let s = stats.clone();
+        c.sim.client("mallory", async move {
+            crate::hostile::run(seed, targets, crate::cluster::PORT, rounds, known, s).await;
+            Ok(())
+        });
+        let now = c.now();
+        let w = c.rec.open(now, "hostile_peer", format!("{rounds} attacks"));
+        let start = c.sim.elapsed();
+        while !stats.lock().contains_key("finished") {
+            if c.sim.elapsed() - start > Duration::from_secs(900) {
+                return Err(format!(
+                    "the hostile peer did not finish its {rounds} attacks"
+                ));
+            }
+            c.workload(0.05, 0.3)?;
+            c.run_for(ms(500))?;
+        }
+        let now = c.now();
+        c.rec.close(now, w);
+        let mallory = c.sim.lookup("mallory");
+        let bans = c
+            .nodes
+            .iter()
+            .filter(|n| n.banned.lock().contains(&mallory))
+            .count() as u64;
+        let seen = stats.lock().clone();
+        c.rec.event(
+            now,
+            format!("hostile peer: {seen:?}, banned by {bans} nodes"),
+        );
+        let mut hostile = 0;
+        for b in crate::hostile::Behaviour::ALL {
+            let n = seen.get(b.name()).copied().unwrap_or(0);
+            hostile += n;
+            if n > 0 {
+                c.rec.fault(&format!("hostile: {}", b.name()), n);
+            }
+        }
+        for (k, v) in &seen {
+            if !crate::hostile::Behaviour::ALL.iter().any(|b| b.name() == k) && k != "finished" {
+                *c.rec.workload.entry(leak_name(k)).or_default() += v;
+            }
+        }
+        c.rec.fault("bans of the hostile peer", bans);
+        check_safety(&mut c, &everyone, "after the attacks")?;
+        finish(&mut c)?;
+        let closed = seen
+            .get("connections closed by the node")
+            .copied()
+            .unwrap_or(0)
+            + seen.get("connections refused").copied().unwrap_or(0)
+            + seen.get("handshakes refused").copied().unwrap_or(0);
+        if hostile == 0 {
+            return Err("the hostile peer sent nothing hostile".into());
+        }
+        if closed == 0 && bans == 0 {
+            return Err(format!(
+                "no node closed a hostile connection or banned the hostile peer: {seen:?}"
+            ));
+        }
+        Ok(())
+    })();
+    *out = Some(c.record());
+    r
+}
+
+/// The fixed names of the hostile peer's observations, as the workload map wants them.
+fn leak_name(k: &str) -> &'static str {
+    match k {
+        "connections closed by the node" => "hostile connections closed by the node",
+        "connections refused" => "hostile connections refused",
+        "handshakes refused" => "hostile handshakes refused",
+        "invalid transaction not requested" => "forged transactions never requested",
+        "attacks" => "hostile attacks",
+        _ => "hostile other",
+    }
 }

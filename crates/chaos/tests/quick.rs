@@ -75,6 +75,11 @@ fn slow_peer() {
     quick("slow_peer");
 }
 
+#[test]
+fn malicious_peer() {
+    quick("malicious_peer");
+}
+
 /// The same seed gives a byte-identical event trace, for every built test.
 #[test]
 fn same_seed_same_trace() {
