@@ -1,7 +1,7 @@
 //! The invariants every run checks.
 //!
 //! Safety, at every check point of a scenario (during faults and after): no node's best
-//! chain spends a coin twice; every node's UTXO set equals a replay of its best chain from
+//! chain spends a coin twice, and no two transactions of its mempool spend one coin; every node's UTXO set equals a replay of its best chain from
 //! its block files ([`verify_chainstate`]); every asset's supply equals the subsidy schedule
 //! up to the tip (coinbases claim subsidy plus fees, fees only move coins); the mempool and
 //! the block orphan pool stay within their bounds; no honest node has banned an honest
@@ -26,6 +26,8 @@ pub const TIE_BREAK_AFTER: Duration = Duration::from_secs(20);
 
 /// Name of the double-spend invariant.
 pub const NO_DOUBLE_SPEND: &str = "no coin spent twice in a best chain";
+/// Name of the mempool conflict invariant.
+pub const NO_MEMPOOL_CONFLICT: &str = "no two mempool transactions spend one coin";
 /// Name of the replay invariant.
 pub const UTXO_IS_REPLAY: &str = "UTXO set equals a replay of the best chain";
 /// Name of the supply invariant.
@@ -109,6 +111,20 @@ pub fn check_safety(c: &mut Cluster<'_>, honest: &[usize], at: &str) -> Result<(
             }
         }
         let mempool = node.shared.mempool.lock();
+        let mut pool_spent = HashSet::new();
+        for txid in mempool.txids() {
+            let Some(e) = mempool.get(&txid) else {
+                continue;
+            };
+            for input in &e.tx.inputs {
+                if !pool_spent.insert(input.prevout) {
+                    return Err(format!(
+                        "{where_}: two mempool transactions spend {}",
+                        input.prevout
+                    ));
+                }
+            }
+        }
         if mempool.bytes() > mempool.max_bytes() {
             return Err(format!(
                 "{where_}: mempool holds {} bytes over its bound of {}",
@@ -126,6 +142,7 @@ pub fn check_safety(c: &mut Cluster<'_>, honest: &[usize], at: &str) -> Result<(
         }
     }
     c.rec.checked(NO_DOUBLE_SPEND, n);
+    c.rec.checked(NO_MEMPOOL_CONFLICT, n);
     c.rec.checked(UTXO_IS_REPLAY, n);
     c.rec.checked(SUPPLY, n);
     c.rec.checked(BOUNDS, n);

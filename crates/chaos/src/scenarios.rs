@@ -312,8 +312,9 @@ fn shape_of(side: &[usize]) -> String {
 /// `double_spend`: a partition into two random sides; one wallet signs two different
 /// transactions spending the same coin and submits one on each side. Half the seeds mine
 /// both on their sides (branches of different lengths), the other half keep them in the
-/// mempools until after the heal. Afterwards exactly one of the two is in every node's
-/// best chain, and the other in no mempool.
+/// mempools until after the heal. After the heal each spend is offered again on the other
+/// side and must be refused. Afterwards exactly one of the two is in every node's best
+/// chain, and the other in no mempool.
 pub fn double_spend(p: RunParams, out: &mut Option<crate::record::Recorder>) -> Result<(), String> {
     let mut c = Cluster::new(p.seed, p.nodes, |_| NetSettings::default())?;
     let r = (|| {
@@ -344,6 +345,7 @@ pub fn double_spend(p: RunParams, out: &mut Option<crate::record::Recorder>) -> 
         let amount = c.rng.random_range(10_000..coin.amount / 2);
         let tx1 = c.wallet_payment(owner, &coin, pay_a, amount, 1_000)?;
         let tx2 = c.wallet_payment(owner, &coin, pay_b, amount + 1, 2_000)?;
+        let (tx1_copy, tx2_copy) = (tx1.clone(), tx2.clone());
         let fork_height = c.nodes[owner].height() + 1;
         let id1 = c.submit(owner, tx1)?;
         let id2 = c.submit(other, tx2)?;
@@ -386,6 +388,16 @@ pub fn double_spend(p: RunParams, out: &mut Option<crate::record::Recorder>) -> 
         c.heal_all();
         let t = c.now();
         c.rec.close(t, w);
+        // The double spender tries again: each spend offered on the other side, where the
+        // other spend is in the mempool or the chain, must be refused.
+        for (i, tx) in [(other, tx1_copy), (owner, tx2_copy)] {
+            if let Ok(txid) = c.submit(i, tx) {
+                return Err(format!(
+                    "node{i} accepted {txid}, which spends a coin its other spend already spends"
+                ));
+            }
+            c.rec.fault("conflicting spends refused", 1);
+        }
         let pause = c.rng.random_range(1_000..5_000);
         c.run_for(ms(pause))?;
         if !mine_apart {
