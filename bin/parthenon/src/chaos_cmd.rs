@@ -98,6 +98,20 @@ fn run_suite(args: ChaosArgs) -> Result<ExitCode> {
                 );
             }
         });
+        let r = &result.report;
+        if spec.is_built() {
+            eprintln!(
+                "{}: {} ({} seeds, {} failed, {} faults injected, {} invariant checks, {:.0} s simulated, {:.1} s wall)",
+                r.name,
+                r.status,
+                r.seeds,
+                r.failures.len(),
+                r.faults.values().sum::<u64>(),
+                result.checks,
+                r.sim_seconds,
+                r.wall_seconds
+            );
+        }
         results.push(result);
     }
     print!("{}", report::text(&results, args.nodes));
