@@ -177,7 +177,7 @@ enum WalletCommand {
     Address(DataDirArgs),
     /// Print spendable and pending balances per asset.
     Balance(DataDirArgs),
-    /// Send coins through the running node.
+    /// Send coins through the running node (or, with --no-broadcast, only sign and print).
     Send(SendArgs),
     /// Encrypt the key file with a passphrase (Argon2id + AES-256-GCM).
     Encrypt {
@@ -221,6 +221,11 @@ struct SendArgs {
     /// Fee in coins of the same asset.
     #[arg(long, default_value = "0.0001")]
     fee: String,
+    /// Sign only: print the transaction's hex, txid and wtxid and submit it nowhere (no
+    /// mempool, no peer). Coins come from the running node, else from the stopped node's
+    /// chainstate (which knows nothing of mempool spends).
+    #[arg(long)]
+    no_broadcast: bool,
     #[command(flatten)]
     pass: PassphraseArgs,
 }
@@ -612,6 +617,17 @@ fn wallet(cmd: WalletCommand) -> Result<ExitCode> {
             let fee = Amount::from_coin_str(&s.fee)
                 .with_context(|| format!("invalid fee {:?}", s.fee))?;
             let to = parse_address(&s.to)?;
+            if s.no_broadcast {
+                let coins = wallet_coins(&s.dd, &w)?;
+                let tx = w.build_send(&coins, to, asset, amount.0, fee.0)?;
+                let out = json!({
+                    "txid": tx.txid().to_hex(),
+                    "wtxid": tx.wtxid().to_hex(),
+                    "hex": hex::encode(serialize(&tx)),
+                });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+                return Ok(ExitCode::SUCCESS);
+            }
             let socket = s.dd.datadir().control_socket();
             let coins = match control::call(&socket, "wallet_coins", json!({ "key": w.address() }))
             {

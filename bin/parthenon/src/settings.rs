@@ -55,6 +55,7 @@ pub(crate) const NODE_ENV_VARS: &[&str] = &[
     "PARTHENON_P2P_PLAINTEXT",
     "PARTHENON_MAX_OUTBOUND",
     "PARTHENON_MAX_INBOUND",
+    "PARTHENON_MAX_INBOUND_PER_HOST",
     "PARTHENON_CONNECT_VERIFIED",
     "PARTHENON_TLS_CERT_FILE",
     "PARTHENON_TLS_KEY_FILE",
@@ -143,6 +144,11 @@ pub(crate) struct NodeArgs {
     /// [file: p2p.max_inbound].
     #[arg(long, value_name = "N")]
     pub(crate) max_inbound: Option<usize>,
+    /// Most inbound connections from one host, an IPv4 address or IPv6 /64 (default 4; a
+    /// site, IPv4 /24 or IPv6 /48, gets four times as many; loopback is exempt)
+    /// [env: PARTHENON_MAX_INBOUND_PER_HOST] [file: p2p.max_inbound_per_host].
+    #[arg(long, value_name = "N")]
+    pub(crate) max_inbound_per_host: Option<usize>,
     /// Connect only to this host-named peer (repeatable), verifying its certificate against
     /// the system's trust roots and its name [env: PARTHENON_CONNECT_VERIFIED, comma-separated]
     /// [file: p2p.connect_verified].
@@ -231,6 +237,7 @@ struct P2pSection {
     plaintext: Option<bool>,
     max_outbound: Option<usize>,
     max_inbound: Option<usize>,
+    max_inbound_per_host: Option<usize>,
     connect_verified: Option<Vec<String>>,
 }
 
@@ -722,6 +729,16 @@ pub(crate) fn resolve(
             f.p2p.max_inbound,
             DEFAULT_MAX_INBOUND,
         )?,
+        max_inbound_per_host: r.plain(
+            names!(
+                "--max-inbound-per-host",
+                "PARTHENON_MAX_INBOUND_PER_HOST",
+                "p2p.max_inbound_per_host"
+            ),
+            args.max_inbound_per_host,
+            f.p2p.max_inbound_per_host,
+            parthenon_net::p2p::DEFAULT_MAX_INBOUND_PER_HOST,
+        )?,
         connect_verified: r.peers(
             names!(
                 "--connect-verified",
@@ -977,6 +994,11 @@ mod tests {
         // The empty string counts as unset.
         let c = config(&[], &[("PARTHENON_MAX_INBOUND", "")], f);
         assert_eq!(c.p2p.max_inbound, 3);
+        assert_eq!(c.p2p.max_inbound_per_host, 4);
+        let f = "[p2p]\nmax_inbound_per_host = 6\n";
+        assert_eq!(config(&[], &[], f).p2p.max_inbound_per_host, 6);
+        let c = config(&["--max-inbound-per-host", "2"], &[], f);
+        assert_eq!(c.p2p.max_inbound_per_host, 2);
     }
 
     #[test]

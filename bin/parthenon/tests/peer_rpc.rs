@@ -81,17 +81,23 @@ fn operator_manages_peers_and_bans_over_rpc() {
         p.as_array().unwrap().len() == 1 && p[0]["ready"] == true
     });
 
-    // setban: A drops B and refuses it while the ban lasts.
+    // setban of a subnet: A drops B (127.0.0.1, inside it) and refuses it while the ban
+    // lasts.
     assert_eq!(
-        ra.call("setban", json!(["127.0.0.1", "add", 600])),
+        ra.call("setban", json!(["127.0.0.0/8", "add", 600])),
         Value::Null
     );
     let banned = ra.call("listbanned", Value::Null);
-    assert_eq!(banned[0]["address"], "127.0.0.1", "{banned}");
+    assert_eq!(banned[0]["address"], "127.0.0.0/8", "{banned}");
     wait_until("A drops B", || count(&ra) == 0);
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(count(&ra), 0, "a banned address is refused");
-    assert_eq!(code(&ra, "setban", json!(["10.0.0.0/8", "add"])), -32602);
+    assert_eq!(
+        code(&ra, "setban", json!(["10.0.0.1/8", "add"])),
+        -32602,
+        "host bits set"
+    );
+    assert_eq!(code(&ra, "setban", json!(["10.0.0.0/33", "add"])), -32602);
     assert_eq!(code(&ra, "setban", json!(["10.1.2.3", "remove"])), -29);
 
     // clearbanned: B gets back in.

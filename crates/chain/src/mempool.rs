@@ -75,6 +75,15 @@ impl From<ChainError> for MempoolError {
     }
 }
 
+/// Whether a transaction that passes every check enters the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admission {
+    /// Add it (evicting lower fee rates if the pool is full).
+    Add,
+    /// Only report whether it would be added.
+    CheckOnly,
+}
+
 /// One transaction in the pool.
 #[derive(Debug, Clone)]
 pub struct MempoolEntry {
@@ -157,6 +166,28 @@ impl Mempool {
 
     /// Validates `tx` against the chain tip and adds it.
     pub fn accept(&mut self, tx: Transaction, chain: &Chainstate) -> Result<Txid, MempoolError> {
+        self.admit(tx, chain, Admission::Add).map(|(txid, _)| txid)
+    }
+
+    /// Runs every check [`Mempool::accept`] runs (consensus, policy, conflicts, room in a full
+    /// pool) without adding `tx` or evicting anything: `testmempoolaccept`. Its outcome is
+    /// what `accept` would return now; on success, the txid and the fee paid per asset. Valid
+    /// signatures are remembered in the signature cache, as `accept` does.
+    pub fn test_accept(
+        &mut self,
+        tx: Transaction,
+        chain: &Chainstate,
+    ) -> Result<(Txid, AssetAmounts), MempoolError> {
+        self.admit(tx, chain, Admission::CheckOnly)
+    }
+
+    /// [`Mempool::accept`] or [`Mempool::test_accept`]: the txid and fee per asset.
+    fn admit(
+        &mut self,
+        tx: Transaction,
+        chain: &Chainstate,
+        admission: Admission,
+    ) -> Result<(Txid, AssetAmounts), MempoolError> {
         let txid = tx.txid();
         if self.entries.contains_key(&txid) {
             return Err(MempoolError::AlreadyKnown(txid));
@@ -225,6 +256,9 @@ impl Mempool {
             freed += self.entries[&victim].size;
             victims.push(victim);
         }
+        if admission == Admission::CheckOnly {
+            return Ok((txid, fee));
+        }
         for victim in victims {
             tracing::debug!(%victim, "evicting lowest fee-rate transaction");
             self.remove(&victim);
@@ -247,7 +281,7 @@ impl Mempool {
                 seq: self.next_seq,
             },
         );
-        Ok(txid)
+        Ok((txid, fee))
     }
 
     /// Removes a transaction; returns it if it was held.

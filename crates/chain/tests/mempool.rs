@@ -219,3 +219,50 @@ fn transaction_larger_than_the_whole_pool_is_refused_and_the_bound_holds() {
         pool.len() * small_tx(&blocks[0], 1).encoded_len()
     );
 }
+
+#[test]
+fn test_accept_judges_like_accept_but_adds_and_evicts_nothing() {
+    let (tc, blocks) = matured(105);
+    let txs: Vec<Transaction> = [100, 300, 400, 50]
+        .iter()
+        .enumerate()
+        .map(|(i, f)| small_tx(&blocks[i], *f))
+        .collect();
+    let size = txs[0].encoded_len();
+    // Room for two.
+    let mut pool = Mempool::new(2 * size + size / 2);
+    pool.accept(txs[0].clone(), &tc.chain).unwrap();
+    pool.accept(txs[1].clone(), &tc.chain).unwrap();
+    let before = (pool.txids(), pool.bytes());
+
+    // 400 would evict 100: allowed, with its fee; but nothing moves.
+    let (txid, fees) = pool.test_accept(txs[2].clone(), &tc.chain).unwrap();
+    assert_eq!(txid, txs[2].txid());
+    assert_eq!(fees, fee(400, 0, 0));
+    assert_eq!((pool.txids(), pool.bytes()), before);
+    assert_eq!(pool.spender_of(&txs[2].inputs[0].prevout), None);
+    // 50 would be refused as accept refuses it.
+    assert!(matches!(
+        pool.test_accept(txs[3].clone(), &tc.chain),
+        Err(MempoolError::Full { .. })
+    ));
+    // A held transaction and a conflicting one: the same errors as accept.
+    assert!(matches!(
+        pool.test_accept(txs[1].clone(), &tc.chain),
+        Err(MempoolError::AlreadyKnown(_))
+    ));
+    let conflict = spend(
+        &[coinbase_coins(&blocks[1])[0].clone()],
+        &miner_key(),
+        pubkey(&key(3)),
+        fee(1, 0, 0),
+    );
+    assert!(matches!(
+        pool.test_accept(conflict, &tc.chain),
+        Err(MempoolError::Conflict { .. })
+    ));
+    assert_eq!((pool.txids(), pool.bytes()), before);
+    // And accept then does what test_accept predicted.
+    pool.accept(txs[2].clone(), &tc.chain).unwrap();
+    assert!(!pool.contains(&txs[0].txid()));
+}

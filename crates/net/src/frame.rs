@@ -5,9 +5,11 @@
 //! ```
 //!
 //! The magic is the network's [`ChainParams::magic`](parthenon_primitives::ChainParams), the
-//! checksum the first four bytes of SHA-256d(payload), and the payload at most
-//! [`MAX_MESSAGE_SIZE`] bytes. [`encode_frame`] writes a frame; [`FrameDecoder`] reads them
-//! from a byte stream, bounded.
+//! checksum the first four bytes of SHA-256d(payload), and the payload at most what the
+//! largest valid message with that command can be ([`max_payload_len`]; a block, the
+//! largest, is [`MAX_MESSAGE_SIZE`]). [`encode_frame`] writes a frame; [`FrameDecoder`] reads
+//! them from a byte stream, bounded, checking the length against the command before taking
+//! a payload byte.
 
 mod decoder;
 #[cfg(test)]
@@ -16,13 +18,18 @@ mod tests;
 pub use decoder::FrameDecoder;
 
 use crate::command::{wire_field, Command, COMMAND_LEN};
-use crate::message::Message;
+use crate::message::{max_payload_len, Message, MAX_VERSION_PAYLOAD};
 use parthenon_primitives::hash::sha256d;
 
 /// Bytes of a frame header: magic, command, length, checksum.
 pub const HEADER_LEN: usize = 4 + COMMAND_LEN + 4 + 4;
-/// Largest payload a frame may carry (32 MiB).
-pub const MAX_MESSAGE_SIZE: usize = 32 * 1024 * 1024;
+/// Largest payload any frame may carry: a block of the consensus maximum size. Each command
+/// has its own, usually much smaller, limit ([`max_payload_len`]).
+pub const MAX_MESSAGE_SIZE: usize = parthenon_primitives::block::MAX_BLOCK_SIZE;
+/// Largest payload of any frame before the peer has sent its `version` and `verack`: the
+/// largest `version`, so a connection that has not said who it is buffers a few hundred
+/// bytes, not a block.
+pub const MAX_HANDSHAKE_PAYLOAD: usize = MAX_VERSION_PAYLOAD;
 
 /// Why a byte stream is not a sequence of valid frames. Every one of these leaves the stream
 /// out of step, so the decoder stops at the first.
@@ -42,12 +49,16 @@ pub enum FrameError {
         /// The 12 bytes received.
         field: [u8; COMMAND_LEN],
     },
-    /// The header declares a payload longer than [`MAX_MESSAGE_SIZE`].
-    #[error("payload of {len} bytes exceeds the maximum {max}")]
+    /// The header declares a payload longer than the largest valid message with its command
+    /// ([`max_payload_len`]), or, before the handshake, longer than
+    /// [`MAX_HANDSHAKE_PAYLOAD`]. No payload byte was taken.
+    #[error("{command} payload of {len} bytes exceeds the maximum {max}")]
     Oversized {
+        /// The frame's command.
+        command: Command,
         /// The declared payload length.
         len: usize,
-        /// [`MAX_MESSAGE_SIZE`].
+        /// The limit that applied.
         max: usize,
     },
     /// The payload does not hash to the header's checksum.
@@ -66,7 +77,7 @@ pub enum FrameError {
 pub struct Frame {
     /// What the payload is.
     pub command: Command,
-    /// The payload; a peer accepts at most [`MAX_MESSAGE_SIZE`] bytes.
+    /// The payload; a peer accepts at most [`max_payload_len`] of the command.
     pub payload: Vec<u8>,
 }
 
@@ -120,8 +131,13 @@ struct FrameHeader {
 }
 
 impl FrameHeader {
-    /// Checks magic, command and length, in the order they appear.
-    fn parse(bytes: &[u8; HEADER_LEN], magic: [u8; 4]) -> Result<FrameHeader, FrameError> {
+    /// Checks magic, command and length, in the order they appear; the length against the
+    /// command's own limit, and against [`MAX_HANDSHAKE_PAYLOAD`] if `handshake` is true.
+    fn parse(
+        bytes: &[u8; HEADER_LEN],
+        magic: [u8; 4],
+        handshake: bool,
+    ) -> Result<FrameHeader, FrameError> {
         let got: [u8; 4] = array(&bytes[0..4]);
         if got != magic {
             return Err(FrameError::WrongMagic {
@@ -132,11 +148,12 @@ impl FrameHeader {
         let field: [u8; COMMAND_LEN] = array(&bytes[4..16]);
         let command = Command::from_wire(&field).ok_or(FrameError::BadCommand { field })?;
         let len = u32::from_le_bytes(array(&bytes[16..20])) as usize;
-        if len > MAX_MESSAGE_SIZE {
-            return Err(FrameError::Oversized {
-                len,
-                max: MAX_MESSAGE_SIZE,
-            });
+        let mut max = max_payload_len(command.as_str());
+        if handshake {
+            max = max.min(MAX_HANDSHAKE_PAYLOAD);
+        }
+        if len > max {
+            return Err(FrameError::Oversized { command, len, max });
         }
         Ok(FrameHeader {
             command,

@@ -16,7 +16,8 @@
 //!   solicited data) that turns messages and ticks into actions;
 //! - [`p2p`]: the engine that runs it all over real connections: peer manager, address
 //!   book, headers-first sync, block and transaction relay, bans ([`p2p::start`]);
-//! - [`reputation`]: misbehaviour costs, scores and timed bans;
+//! - [`reputation`]: misbehaviour costs, scores and timed bans of addresses and subnets;
+//! - [`netaddr`]: routability, network groups and the [`netaddr::Subnet`] range of bans;
 //! - [`sync`]: headers-first initial sync (sans I/O): the header chain, the block download
 //!   scheduler (window, per-peer limits, stalls) and the progress line;
 //! - [`transport`]: the one seam the peer layer uses for connections, [`Transport`] (dial a
@@ -28,10 +29,12 @@
 //!   ([`tls::CertRotator`]), and public-CA dials ([`TlsTransport::dial_verified`]).
 //!
 //! Invariants:
-//! - every decoder is bounded: a frame's payload is at most [`MAX_MESSAGE_SIZE`] (checked
-//!   from the header, before any payload byte is buffered), the decoder never holds more than
-//!   one frame, and every list count is checked against its cap and the bytes that remain
-//!   before anything is allocated;
+//! - every decoder is bounded: a frame's payload is at most the largest valid message of its
+//!   command ([`message::max_payload_len`]; a block, [`MAX_MESSAGE_SIZE`], is the largest),
+//!   and before the handshake at most a `version` ([`frame::MAX_HANDSHAKE_PAYLOAD`]) —
+//!   checked from the header, before any payload byte is buffered; the decoder never holds
+//!   more than one frame, and every list count is checked against its cap and the bytes that
+//!   remain before anything is allocated;
 //! - encodings are canonical: whatever [`Message::decode`] accepts re-encodes to the same
 //!   payload (except [`Message::Unknown`], whose payload is skipped), and every frame the
 //!   decoder yields re-encodes to the bytes it came from.
@@ -40,6 +43,7 @@ pub mod command;
 pub mod frame;
 pub mod locator;
 pub mod message;
+pub mod netaddr;
 pub mod p2p;
 pub mod peer;
 pub mod reputation;

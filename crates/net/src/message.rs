@@ -16,7 +16,7 @@ pub use inventory::{InvKind, Inventory, INVENTORY_SIZE};
 pub use version::{VersionMessage, MAX_USER_AGENT_LEN};
 
 use crate::command::Command;
-use parthenon_primitives::block::HEADER_SIZE;
+use parthenon_primitives::block::{HEADER_SIZE, MAX_BLOCK_SIZE};
 use parthenon_primitives::encode::{write_compact_size, Decodable, DecodeError, Encodable, Reader};
 use parthenon_primitives::{Block, BlockHeader, Hash256, Transaction};
 
@@ -28,6 +28,53 @@ pub const MAX_INVENTORY: usize = 50_000;
 pub const MAX_LOCATOR_HASHES: usize = 101;
 /// Most headers in one `headers` message.
 pub const MAX_HEADERS: usize = 2_000;
+
+/// Bytes of the CompactSize encoding of `n`.
+const fn count_len(n: usize) -> usize {
+    match n {
+        0..=0xfc => 1,
+        0xfd..=0xffff => 3,
+        0x1_0000..=0xffff_ffff => 5,
+        _ => 9,
+    }
+}
+
+/// Largest `version` payload: fixed fields plus the longest user agent.
+pub const MAX_VERSION_PAYLOAD: usize = 4
+    + 4
+    + 8
+    + 8
+    + 2 * address::SOCKET_SIZE
+    + 8
+    + count_len(MAX_USER_AGENT_LEN)
+    + MAX_USER_AGENT_LEN
+    + 4;
+/// Largest payload of a command this crate does not know. Such a payload is thrown away
+/// unread; the cap leaves room for small extensions without letting an unknown command
+/// make a connection buffer a block's worth of bytes.
+pub const MAX_UNKNOWN_PAYLOAD: usize = 64 * 1024;
+
+/// The largest payload a valid message with `command` can have, in bytes: what the
+/// decoder's caps allow (a block or a transaction at most [`MAX_BLOCK_SIZE`], `addr` at
+/// most [`MAX_ADDRS`] entries, `headers` at most [`MAX_HEADERS`], ...), and
+/// [`MAX_UNKNOWN_PAYLOAD`] for commands it does not know.
+///
+/// A frame header announcing more is refused before a payload byte is buffered (see
+/// [`FrameDecoder`](crate::FrameDecoder)): no legitimate peer sends it.
+pub fn max_payload_len(command: &str) -> usize {
+    match command {
+        "version" => MAX_VERSION_PAYLOAD,
+        "verack" | "getaddr" => 0,
+        "ping" | "pong" => 8,
+        "addr" => count_len(MAX_ADDRS) + MAX_ADDRS * PeerAddress::SIZE,
+        "inv" | "getdata" | "notfound" => count_len(MAX_INVENTORY) + MAX_INVENTORY * INVENTORY_SIZE,
+        "getheaders" => 4 + count_len(MAX_LOCATOR_HASHES) + MAX_LOCATOR_HASHES * 32 + 32,
+        "headers" => count_len(MAX_HEADERS) + MAX_HEADERS * HEADER_SIZE,
+        // A transaction lives in a block, so neither is larger than a block may be.
+        "block" | "tx" => MAX_BLOCK_SIZE,
+        _ => MAX_UNKNOWN_PAYLOAD,
+    }
+}
 
 /// The commands of the messages this crate decodes; any other valid command decodes as
 /// [`Message::Unknown`].

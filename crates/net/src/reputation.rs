@@ -1,4 +1,4 @@
-//! Misbehaviour scores and timed bans.
+//! Misbehaviour scores and timed bans of addresses and subnets.
 //!
 //! Each offence has a named cost; a peer whose accumulated score reaches
 //! [`BAN_THRESHOLD`] is disconnected and its address banned for [`DEFAULT_BAN_SECS`].
@@ -6,7 +6,8 @@
 //! (malformed data, invalid blocks) bans at once, while things an honest peer can do by
 //! accident (an unrequested transaction, a slow reply) need to repeat before they do.
 
-use std::collections::HashMap;
+pub use crate::netaddr::Subnet;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 /// Score at which a peer is disconnected and banned.
@@ -65,46 +66,151 @@ impl Score {
     }
 }
 
-/// Banned addresses with their expiry (seconds on the caller's clock).
-#[derive(Debug, Clone, Default)]
+/// Most bans held. Past it, the ban that ends soonest makes room (and is counted in
+/// [`BanList::evicted`]): an attacker who earns bans from many addresses cannot grow the
+/// node's memory, at worst shorten the oldest bans.
+pub const MAX_BANS: usize = 10_000;
+
+/// Banned addresses and subnets with their expiry (seconds on the caller's clock).
+///
+/// Bans are [`Subnet`]s: a single address is a /32 or /128. An address is banned when any
+/// banned subnet contains it; the lookup masks the address once per prefix length in use
+/// (at most 33 or 129), not once per ban.
+#[derive(Debug, Clone)]
 pub struct BanList {
-    until: HashMap<IpAddr, u64>,
+    until: HashMap<Subnet, u64>,
+    /// How many bans use each (is IPv4, prefix length): the lengths to try in a lookup.
+    prefixes: BTreeMap<(bool, u8), usize>,
+    max: usize,
+    evicted: u64,
+}
+
+impl Default for BanList {
+    fn default() -> Self {
+        BanList::with_capacity(MAX_BANS)
+    }
 }
 
 impl BanList {
-    /// An empty list.
+    /// An empty list holding up to [`MAX_BANS`].
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Bans `ip` until `now + secs` (extending an existing ban, never shortening it).
-    pub fn ban(&mut self, ip: IpAddr, now: u64, secs: u64) {
+    /// An empty list holding up to `max` bans (at least one).
+    pub fn with_capacity(max: usize) -> Self {
+        BanList {
+            until: HashMap::new(),
+            prefixes: BTreeMap::new(),
+            max: max.max(1),
+            evicted: 0,
+        }
+    }
+
+    /// Bans `subnet` (an [`IpAddr`] converts to its single address) until `now + secs`,
+    /// extending an existing ban, never shortening it. When the list is full, the ban that
+    /// ends soonest (it may be this one) is dropped.
+    pub fn ban(&mut self, subnet: impl Into<Subnet>, now: u64, secs: u64) {
+        let subnet = subnet.into();
         let t = now.saturating_add(secs);
-        let e = self.until.entry(ip).or_insert(t);
-        *e = (*e).max(t);
+        if let Some(e) = self.until.get_mut(&subnet) {
+            *e = (*e).max(t);
+            return;
+        }
+        if self.until.len() >= self.max {
+            // O(n) only when full and only per new ban: bans are earned one connection at
+            // a time, so this is never hot.
+            let soonest = self
+                .until
+                .iter()
+                .min_by_key(|(s, t)| (**t, **s))
+                .map(|(s, t)| (*s, *t));
+            match soonest {
+                Some((s, old)) if old <= t => {
+                    self.remove(&s);
+                    self.evicted += 1;
+                }
+                _ => {
+                    self.evicted += 1;
+                    return;
+                }
+            }
+        }
+        self.until.insert(subnet, t);
+        *self.prefixes.entry(prefix_key(&subnet)).or_default() += 1;
     }
 
-    /// Lifts a ban; returns whether there was one.
-    pub fn unban(&mut self, ip: &IpAddr) -> bool {
-        self.until.remove(ip).is_some()
+    fn remove(&mut self, subnet: &Subnet) -> bool {
+        if self.until.remove(subnet).is_none() {
+            return false;
+        }
+        let key = prefix_key(subnet);
+        if let Some(n) = self.prefixes.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                self.prefixes.remove(&key);
+            }
+        }
+        true
     }
 
-    /// Whether `ip` is banned at `now`.
+    /// Lifts the ban of exactly `subnet`; returns whether there was one.
+    pub fn unban(&mut self, subnet: impl Into<Subnet>) -> bool {
+        self.remove(&subnet.into())
+    }
+
+    /// Whether `ip` is banned at `now` (by its own ban or a subnet's).
     pub fn is_banned(&self, ip: &IpAddr, now: u64) -> bool {
-        self.until.get(ip).is_some_and(|t| *t > now)
+        let ip = crate::netaddr::canonical(*ip);
+        let v4 = ip.is_ipv4();
+        self.prefixes
+            .keys()
+            .filter(|(is_v4, _)| *is_v4 == v4)
+            .any(|(_, prefix)| {
+                self.until
+                    .get(&Subnet::new(ip, *prefix))
+                    .is_some_and(|t| *t > now)
+            })
     }
 
     /// Drops expired bans.
     pub fn expire(&mut self, now: u64) {
-        self.until.retain(|_, t| *t > now);
+        let gone: Vec<Subnet> = self
+            .until
+            .iter()
+            .filter(|(_, t)| **t <= now)
+            .map(|(s, _)| *s)
+            .collect();
+        for s in gone {
+            self.remove(&s);
+        }
     }
 
-    /// Current bans `(ip, until)`, sorted by address.
-    pub fn entries(&self) -> Vec<(IpAddr, u64)> {
-        let mut v: Vec<_> = self.until.iter().map(|(ip, t)| (*ip, *t)).collect();
+    /// Current bans `(subnet, until)`, sorted by subnet.
+    pub fn entries(&self) -> Vec<(Subnet, u64)> {
+        let mut v: Vec<_> = self.until.iter().map(|(s, t)| (*s, *t)).collect();
         v.sort();
         v
     }
+
+    /// Number of bans held.
+    pub fn len(&self) -> usize {
+        self.until.len()
+    }
+
+    /// Whether no ban is held.
+    pub fn is_empty(&self) -> bool {
+        self.until.is_empty()
+    }
+
+    /// Bans dropped (or refused) because the list was full, since it was made.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+}
+
+fn prefix_key(s: &Subnet) -> (bool, u8) {
+    (s.network().is_ipv4(), s.prefix())
 }
 
 #[cfg(test)]
@@ -138,7 +244,49 @@ mod tests {
         b.expire(200);
         assert!(b.entries().is_empty());
         b.ban(ip, 0, 5);
-        assert!(b.unban(&ip));
+        assert!(b.unban(ip));
         assert!(!b.is_banned(&ip, 1));
+    }
+
+    #[test]
+    fn a_subnet_ban_covers_every_address_in_it() {
+        let mut b = BanList::new();
+        let net: Subnet = "1.2.3.0/24".parse().unwrap();
+        b.ban(net, 0, 100);
+        assert!(b.is_banned(&"1.2.3.200".parse().unwrap(), 10));
+        assert!(b.is_banned(&"::ffff:1.2.3.1".parse().unwrap(), 10));
+        assert!(!b.is_banned(&"1.2.4.1".parse().unwrap(), 10));
+        let v6: Subnet = "2001:db8:0:1::/64".parse().unwrap();
+        b.ban(v6, 0, 100);
+        assert!(b.is_banned(&"2001:db8:0:1::abcd".parse().unwrap(), 10));
+        assert!(!b.is_banned(&"2001:db8:0:2::1".parse().unwrap(), 10));
+        assert!(
+            !b.unban("1.2.3.4".parse::<IpAddr>().unwrap()),
+            "only exact bans lift"
+        );
+        assert!(b.unban(net));
+        assert!(!b.is_banned(&"1.2.3.200".parse().unwrap(), 10));
+    }
+
+    #[test]
+    fn a_full_ban_list_drops_the_ban_that_ends_soonest() {
+        let mut b = BanList::with_capacity(3);
+        for i in 0..3u8 {
+            b.ban(IpAddr::from([10, 0, 0, i]), 0, 100 + u64::from(i));
+        }
+        b.ban(IpAddr::from([10, 0, 0, 9]), 0, 1_000);
+        assert_eq!(b.len(), 3);
+        assert_eq!(b.evicted(), 1);
+        assert!(
+            !b.is_banned(&IpAddr::from([10, 0, 0, 0]), 1),
+            "the soonest went"
+        );
+        assert!(b.is_banned(&IpAddr::from([10, 0, 0, 9]), 1));
+        b.ban(IpAddr::from([10, 0, 0, 8]), 0, 1);
+        assert!(
+            !b.is_banned(&IpAddr::from([10, 0, 0, 8]), 0),
+            "shorter than all: not kept"
+        );
+        assert_eq!((b.len(), b.evicted()), (3, 2));
     }
 }

@@ -268,7 +268,7 @@ impl Pair {
                     .await
                     .expect("engine answers")
                     .iter()
-                    .any(|b| b.ip == LOCALHOST)
+                    .any(|b| b.subnet.contains(&LOCALHOST))
             })
             .await;
             self.node.handle.clear_banned().await.expect("clear bans");

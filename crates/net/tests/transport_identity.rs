@@ -217,3 +217,26 @@ fn an_uncreatable_directory_is_an_error_naming_it() {
         "{err}"
     );
 }
+
+#[test]
+fn the_key_is_not_written_through_a_symlink_planted_in_the_tls_directory() {
+    // The old writer opened `.node.key.tmp` with O_CREAT|O_TRUNC: a symbolic link planted
+    // there sent the private key into whatever file it named.
+    let tmp = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tls");
+    fs::create_dir(&dir).unwrap();
+    let victim = elsewhere.path().join("victim");
+    fs::write(&victim, b"untouched").unwrap();
+    std::os::unix::fs::symlink(&victim, dir.join(format!(".{KEY_FILE}.tmp"))).unwrap();
+    std::os::unix::fs::symlink(&victim, dir.join(format!(".{CERT_FILE}.tmp"))).unwrap();
+
+    load_or_generate(&dir).unwrap();
+
+    assert_eq!(fs::read(&victim).unwrap(), b"untouched");
+    assert_eq!(mode(&dir.join(KEY_FILE)), 0o600);
+    assert!(contains(
+        &fs::read(dir.join(KEY_FILE)).unwrap(),
+        b"PRIVATE KEY"
+    ));
+}

@@ -88,7 +88,8 @@ async fn tls_dial_and_accept_exchange_bytes_and_report_the_server_fingerprint() 
     assert_eq!(
         inbound.security,
         ConnectionSecurity::Tls {
-            peer_fingerprint: None
+            peer_fingerprint: None,
+            cipher_suite: Some(rustls::CipherSuite::TLS13_AES_256_GCM_SHA384),
         },
         "peers present no client certificate"
     );

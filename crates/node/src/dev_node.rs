@@ -52,7 +52,8 @@ pub struct DevNodeConfig {
     /// Where to serve Prometheus metrics; `None` turns them off.
     pub metrics_listen: Option<SocketAddr>,
     /// The configured AES-256-GCM mode (`crypto.aes`; `PARTHENON_AES=software` still forces
-    /// the software path).
+    /// the software path). It governs the keystore's AES path and the P2P TLS cipher suites
+    /// ([`crate::p2p::tls_cipher_suites`]).
     pub aes: parthenon_crypto::AesMode,
     /// The peer-to-peer network.
     pub p2p: crate::p2p::P2pSettings,
@@ -109,7 +110,7 @@ pub async fn run(config: DevNodeConfig) -> Result<(), DevNodeError> {
         "chainstate opened"
     );
     match parthenon_crypto::active_backend(config.aes) {
-        Ok(aes) => tracing::info!("{aes}"),
+        Ok(aes) => tracing::info!("keystore {aes}"),
         Err(e) => tracing::warn!(error = %e, "AES-256-GCM configuration"),
     }
     let wallet = Wallet::load_or_create(&config.datadir.wallet_path(), config.network)?;
@@ -143,7 +144,9 @@ pub async fn run(config: DevNodeConfig) -> Result<(), DevNodeError> {
             clock: Arc::new(SystemClock),
             on_block_connected: observer,
         };
-        let net = crate::p2p::start_network(&config.p2p, params, &config.datadir, shared).await?;
+        let suites = crate::p2p::tls_cipher_suites(config.aes);
+        let net =
+            crate::p2p::start_network(&config.p2p, params, &config.datadir, shared, suites).await?;
         if let Some(m) = &metrics {
             m.set_network(net.handle.counters().clone());
             if let Some(r) = &net.rotator {

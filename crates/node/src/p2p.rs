@@ -28,6 +28,10 @@ pub struct P2pSettings {
     pub max_outbound: usize,
     /// Most inbound connections.
     pub max_inbound: usize,
+    /// Most inbound connections from one host (`--max-inbound-per-host`); a site (IPv4
+    /// /24, IPv6 /48) gets four times as many; handshakes in progress are limited to half
+    /// (at least 1) per host and twice that per site.
+    pub max_inbound_per_host: usize,
     /// Connect only to these host-named peers, verifying their certificates against the
     /// system's trust roots (`--connect-verified`; public-CA mode).
     pub connect_verified: Vec<PeerSpec>,
@@ -88,6 +92,7 @@ impl P2pSettings {
             plaintext: false,
             max_outbound: DEFAULT_MAX_OUTBOUND,
             max_inbound: DEFAULT_MAX_INBOUND,
+            max_inbound_per_host: parthenon_net::p2p::DEFAULT_MAX_INBOUND_PER_HOST,
             connect_verified: Vec::new(),
             tls: TlsSettings::default(),
         }
@@ -143,13 +148,28 @@ impl NodeNetwork {
     }
 }
 
+/// The TLS cipher suites for the node's AES setting: wherever the keystore would run the
+/// software AES path (`crypto.aes = "software"`, `PARTHENON_AES=software`, or a CPU without
+/// AES-NI and PCLMULQDQ), P2P connections run ChaCha20-Poly1305 only, so no AES code runs on
+/// them either; otherwise AES-256-GCM first on ring's hardware path. An invalid
+/// `PARTHENON_AES` value (an error for the keystore) chooses ChaCha20-Poly1305 too.
+pub fn tls_cipher_suites(aes: parthenon_crypto::AesMode) -> parthenon_net::tls::CipherSuitePolicy {
+    use parthenon_crypto::AeadBackend;
+    use parthenon_net::tls::CipherSuitePolicy;
+    match parthenon_crypto::active_backend(aes) {
+        Ok(s) if s.backend == AeadBackend::Hardware => CipherSuitePolicy::AesFirst,
+        Ok(_) | Err(_) => CipherSuitePolicy::ChaCha20Only,
+    }
+}
+
 /// Starts the P2P engine for `settings` over TLS (certificate under `<datadir>/tls/`,
-/// generated on first start) or, when asked, plaintext TCP.
+/// generated on first start, cipher suites `suites`) or, when asked, plaintext TCP.
 pub async fn start_network(
     settings: &P2pSettings,
     params: &'static parthenon_primitives::ChainParams,
     datadir: &crate::DataDir,
     shared: parthenon_net::p2p::P2pShared,
+    suites: parthenon_net::tls::CipherSuitePolicy,
 ) -> Result<NodeNetwork, NetworkStartError> {
     use parthenon_net::p2p::{self, P2pConfig, P2pStartError};
     use parthenon_net::tls::{CertRotator, CertSource, RotatorConfig};
@@ -205,7 +225,14 @@ pub async fn start_network(
                 }
             }
         });
-        let tls = Arc::new(TlsTransport::with_rotator(TcpTransport::new(), &rotator)?);
+        let tls = Arc::new(
+            TlsTransport::with_rotator(TcpTransport::new(), &rotator)?
+                .with_cipher_suites(suites)?,
+        );
+        tracing::info!(
+            cipher_suites = suites.suite_names().join(","),
+            "P2P TLS cipher suites, most preferred first"
+        );
         let verified = settings
             .connect_verified
             .iter()
@@ -222,6 +249,7 @@ pub async fn start_network(
     config.addnode = settings.addnode.clone();
     config.max_outbound = settings.max_outbound;
     config.max_inbound = settings.max_inbound;
+    config.inbound_limits = inbound_limits(settings.max_inbound_per_host);
     config.address_book = Some(datadir.peers_path());
     config.ban_list = Some(datadir.ban_list_path());
     config.certificate = rotator.clone();
@@ -237,6 +265,20 @@ pub async fn start_network(
         rotator,
         task: node.task,
     })
+}
+
+/// The per-address inbound limits for `per_host` connections per host: the defaults scaled
+/// (a site four times a host; handshakes half of connections, at least one).
+fn inbound_limits(per_host: usize) -> parthenon_net::p2p::InboundLimits {
+    let per_host = per_host.max(1);
+    let handshakes = (per_host / 2).max(1);
+    parthenon_net::p2p::InboundLimits {
+        max_handshakes_per_host: handshakes,
+        max_handshakes_per_site: handshakes * 4,
+        max_inbound_per_host: per_host,
+        max_inbound_per_site: per_host * 4,
+        limit_loopback: false,
+    }
 }
 
 /// The node's TLS transport: peers named by `--connect-verified` are dialled with their
@@ -259,11 +301,49 @@ impl parthenon_net::Transport for NodeTransport {
         }
     }
 
-    fn bind(
+    fn bind_gated(
         &self,
         addr: SocketAddr,
+        gate: std::sync::Arc<dyn parthenon_net::transport::AcceptGate>,
     ) -> parthenon_net::transport::TransportFuture<'_, parthenon_net::transport::BoxedListener>
     {
-        self.tls.bind(addr)
+        self.tls.bind_gated(addr, gate)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parthenon_crypto::{AeadBackend, AesMode};
+    use parthenon_net::tls::CipherSuitePolicy;
+
+    #[test]
+    fn the_default_per_host_setting_gives_the_engine_defaults() {
+        assert_eq!(
+            inbound_limits(parthenon_net::p2p::DEFAULT_MAX_INBOUND_PER_HOST),
+            parthenon_net::p2p::InboundLimits::default()
+        );
+        let one = inbound_limits(0);
+        assert_eq!(
+            (one.max_inbound_per_host, one.max_handshakes_per_host),
+            (1, 1)
+        );
+    }
+
+    #[test]
+    fn the_tls_suites_follow_the_keystore_aes_path() {
+        assert_eq!(
+            tls_cipher_suites(AesMode::Software),
+            CipherSuitePolicy::ChaCha20Only
+        );
+        // Auto: AES first exactly when the keystore runs ring's hardware AES (CPU and
+        // PARTHENON_AES decide both the same way).
+        let hardware = parthenon_crypto::active_backend(AesMode::Auto)
+            .is_ok_and(|s| s.backend == AeadBackend::Hardware);
+        assert_eq!(
+            tls_cipher_suites(AesMode::Auto).uses_aes(),
+            hardware,
+            "auto"
+        );
     }
 }

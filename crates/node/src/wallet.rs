@@ -1,7 +1,8 @@
 //! The minimal dev wallet: one BIP-340 key in `<datadir>/wallet.key`, its coins, and signed
 //! sends of any asset.
 //!
-//! The key file is JSON written with mode 0600 through a temporary file and a rename:
+//! The key file is JSON written by [`parthenon_storage::write_secret`] (mode 0600 from
+//! creation, a random `O_EXCL` temporary name, fsync, rename):
 //! `{"version":1,"network":"dev","public_key":"<hex>","secret_key":"<hex>"}` in the clear, or
 //! after `parthenon wallet encrypt`
 //! `{"version":1,"network":"dev","public_key":"<hex>","encrypted_secret":"<hex>"}`, where the
@@ -158,12 +159,30 @@ impl Wallet {
             encrypted: None,
             network,
         };
-        w.save(path)?;
+        // No-clobber: a key file that appeared since the check above is kept, not replaced.
+        w.write(path, parthenon_storage::secret_file::create_secret)
+            .map_err(|e| match e {
+                WalletError::Io { source, .. }
+                    if source.kind() == std::io::ErrorKind::AlreadyExists =>
+                {
+                    WalletError::Exists(path.to_path_buf())
+                }
+                other => other,
+            })?;
         Ok(w)
     }
 
-    /// Writes the key file (mode 0600, atomically).
+    /// Writes the key file (mode 0600, atomically, see [`parthenon_storage::secret_file`]).
     fn save(&self, path: &Path) -> Result<(), WalletError> {
+        self.write(path, parthenon_storage::write_secret)
+    }
+
+    /// Serialises the key file and hands it to `writer` (a secret-file writer).
+    fn write(
+        &self,
+        path: &Path,
+        writer: fn(&Path, &[u8]) -> std::io::Result<()>,
+    ) -> Result<(), WalletError> {
         let file = KeyFile {
             version: KEY_FILE_VERSION,
             network: self.network,
@@ -177,7 +196,7 @@ impl Wallet {
         let text = zeroize::Zeroizing::new(
             serde_json::to_string_pretty(&file).expect("key file serialises"),
         );
-        write_private_file(path, text.as_bytes()).map_err(|source| WalletError::Io {
+        write_key_file(path, text.as_bytes(), writer).map_err(|source| WalletError::Io {
             path: path.to_path_buf(),
             source,
         })
@@ -442,6 +461,19 @@ impl Wallet {
     }
 }
 
+/// Writes a key file with `writer` (one of [`parthenon_storage::secret_file`]'s), creating
+/// its directory first.
+fn write_key_file(
+    path: &Path,
+    data: &[u8],
+    writer: fn(&Path, &[u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    writer(path, data)
+}
+
 /// Parses an address.
 pub fn parse_address(s: &str) -> Result<[u8; 32], WalletError> {
     let mut k = [0u8; 32];
@@ -477,31 +509,6 @@ pub fn wallet_coins(
         .collect()
 }
 
-/// Writes `data` to `path` with mode 0600, atomically (temporary file, fsync, rename).
-pub fn write_private_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
-    ));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(&tmp)?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -527,6 +534,22 @@ mod tests {
         }
         std::fs::write(&p, "{not json").unwrap();
         assert!(matches!(Wallet::load(&p), Err(WalletError::Invalid { .. })));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_key_file_is_not_written_through_a_planted_symlink() {
+        // The old writer opened `.wallet.key.tmp` with O_CREAT|O_TRUNC, following a symbolic
+        // link planted there into any file the node's user may write.
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let victim = elsewhere.path().join("victim");
+        std::fs::write(&victim, "untouched").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join(".wallet.key.tmp")).unwrap();
+        let p = dir.path().join("wallet.key");
+        let w = Wallet::create(&p, Network::Dev).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+        assert_eq!(Wallet::load(&p).unwrap().address(), w.address());
     }
 
     #[test]

@@ -13,6 +13,9 @@
 //! - [`block_files`]: [`BlockFiles`], append-only `blkNNNNN.dat` files that
 //!   hold raw blocks, addressed by [`BlockLocation`].
 //! - [`error`]: [`StorageError`], the single error type.
+//! - [`secret_file`]: [`write_secret`], the one writer of files that hold secrets (wallet
+//!   key, RPC cookie, TLS private keys): random temporary name, `O_EXCL`, mode 0600 from
+//!   creation, fsync, rename, directory fsync.
 //!
 //! Invariants:
 //!
@@ -35,6 +38,7 @@ pub mod error;
 pub mod fjall_store;
 pub mod kv;
 pub mod mem_store;
+pub mod secret_file;
 
 #[cfg(test)]
 mod conformance;
@@ -46,3 +50,4 @@ pub use error::StorageError;
 pub use fjall_store::{Durability, FjallStore};
 pub use kv::{BatchOp, KvStore, Partition, WriteBatch};
 pub use mem_store::MemStore;
+pub use secret_file::write_secret;

@@ -7,9 +7,14 @@ use super::{checksum, Frame, FrameError, FrameHeader, HEADER_LEN};
 /// The decoder holds at most one frame: [`extend`](Self::extend) takes bytes only up to the
 /// end of the frame in progress and says how many it took, so it never buffers more than
 /// [`HEADER_LEN`] + [`MAX_MESSAGE_SIZE`](super::MAX_MESSAGE_SIZE) bytes. The header is
-/// checked as soon as its 24 bytes are in — a wrong magic, a bad command or an oversized
-/// length is reported before a single payload byte is taken — and the payload buffer grows
-/// with the bytes received, never with the length a peer declares. The checksum is checked
+/// checked as soon as its 24 bytes are in — a wrong magic, a bad command or a length over
+/// what the command's largest valid message can be
+/// ([`max_payload_len`](crate::message::max_payload_len)) is reported before a single payload
+/// byte is taken — and the payload buffer grows with the bytes received, never with the
+/// length a peer declares. A decoder made by [`awaiting_handshake`](Self::awaiting_handshake)
+/// also caps every payload at [`MAX_HANDSHAKE_PAYLOAD`](super::MAX_HANDSHAKE_PAYLOAD) until a `version` and a `verack`
+/// frame have come out of it, so a peer that has not introduced itself makes the
+/// connection buffer a few hundred bytes, not a block. The checksum is checked
 /// when the payload is complete. After an error the stream is out of step: the decoder takes
 /// no more bytes and [`next_frame`](Self::next_frame) keeps returning the error.
 ///
@@ -43,6 +48,10 @@ pub struct FrameDecoder {
     header_filled: usize,
     body: Option<Body>,
     error: Option<FrameError>,
+    /// Until both are true (for a decoder [`awaiting_handshake`](Self::awaiting_handshake)),
+    /// payloads are capped at [`MAX_HANDSHAKE_PAYLOAD`](super::MAX_HANDSHAKE_PAYLOAD).
+    seen_version: bool,
+    seen_verack: bool,
 }
 
 /// The frame in progress once its header is accepted.
@@ -53,7 +62,8 @@ struct Body {
 }
 
 impl FrameDecoder {
-    /// A decoder for a network whose frames start with `magic`.
+    /// A decoder for a network whose frames start with `magic`, with each command's own
+    /// payload limit.
     pub fn new(magic: [u8; 4]) -> FrameDecoder {
         FrameDecoder {
             magic,
@@ -61,7 +71,25 @@ impl FrameDecoder {
             header_filled: 0,
             body: None,
             error: None,
+            seen_version: true,
+            seen_verack: true,
         }
+    }
+
+    /// A decoder for a connection that has just opened: until a `version` frame and a
+    /// `verack` frame have been decoded, every payload is capped at [`MAX_HANDSHAKE_PAYLOAD`](super::MAX_HANDSHAKE_PAYLOAD)
+    /// (an oversized frame is [`FrameError::Oversized`]); after that, as [`new`](Self::new).
+    pub fn awaiting_handshake(magic: [u8; 4]) -> FrameDecoder {
+        FrameDecoder {
+            seen_version: false,
+            seen_verack: false,
+            ..FrameDecoder::new(magic)
+        }
+    }
+
+    /// Whether payloads are still capped at [`MAX_HANDSHAKE_PAYLOAD`](super::MAX_HANDSHAKE_PAYLOAD).
+    pub fn in_handshake(&self) -> bool {
+        !(self.seen_version && self.seen_verack)
     }
 
     /// Takes bytes from the front of `bytes`, up to the end of the frame in progress, and
@@ -83,7 +111,8 @@ impl FrameDecoder {
                     if self.header_filled < HEADER_LEN {
                         break;
                     }
-                    match FrameHeader::parse(&self.header, self.magic) {
+                    let handshake = self.in_handshake();
+                    match FrameHeader::parse(&self.header, self.magic, handshake) {
                         Ok(header) => {
                             self.body = Some(Body {
                                 header,
@@ -126,6 +155,11 @@ impl FrameDecoder {
             };
             self.error = Some(e.clone());
             return Err(e);
+        }
+        match header.command.as_str() {
+            "version" => self.seen_version = true,
+            "verack" => self.seen_verack = true,
+            _ => {}
         }
         Ok(Some(Frame {
             command: header.command,

@@ -1,4 +1,5 @@
 use super::*;
+use crate::message::VersionMessage;
 use crate::strategies::known_message;
 use parthenon_primitives::Network;
 use proptest::prelude::*;
@@ -91,6 +92,7 @@ fn four_gib_length_is_rejected_before_any_payload_byte() {
     assert_eq!(
         decoder.next_frame(),
         Err(FrameError::Oversized {
+            command: Command::new("block").expect("valid"),
             len: u32::MAX as usize,
             max: MAX_MESSAGE_SIZE
         })
@@ -107,11 +109,125 @@ fn four_gib_length_is_rejected_before_any_payload_byte() {
     ));
 }
 
+/// The largest payload each command's decoder can accept, built from the caps.
+fn largest_valid_payloads() -> Vec<(&'static str, usize)> {
+    use crate::message::{
+        PeerAddress, INVENTORY_SIZE, MAX_ADDRS, MAX_HEADERS, MAX_INVENTORY, MAX_LOCATOR_HASHES,
+    };
+    let list = |n: usize, size: usize| {
+        let mut v = Vec::new();
+        parthenon_primitives::encode::write_compact_size(&mut v, n as u64);
+        v.len() + n * size
+    };
+    let version = VersionMessage {
+        version: 1,
+        magic: MAGIC,
+        services: u64::MAX,
+        timestamp: i64::MAX,
+        receiver: "[::1]:1".parse().expect("address"),
+        sender: "[::1]:1".parse().expect("address"),
+        nonce: 1,
+        user_agent: "a".repeat(crate::message::MAX_USER_AGENT_LEN),
+        best_height: 1,
+    };
+    vec![
+        ("version", Message::Version(version).encode_payload().len()),
+        ("verack", 0),
+        ("ping", 8),
+        ("addr", list(MAX_ADDRS, PeerAddress::SIZE)),
+        ("inv", list(MAX_INVENTORY, INVENTORY_SIZE)),
+        ("getdata", list(MAX_INVENTORY, INVENTORY_SIZE)),
+        ("notfound", list(MAX_INVENTORY, INVENTORY_SIZE)),
+        ("getheaders", 4 + list(MAX_LOCATOR_HASHES, 32) + 32),
+        ("headers", list(MAX_HEADERS, 80)),
+        ("block", parthenon_primitives::block::MAX_BLOCK_SIZE),
+    ]
+}
+
+#[test]
+fn each_command_is_limited_to_its_largest_valid_message() {
+    for (command, largest) in largest_valid_payloads() {
+        assert_eq!(
+            crate::message::max_payload_len(command),
+            largest,
+            "{command}"
+        );
+        let mut field = [0u8; 12];
+        field[..command.len()].copy_from_slice(command.as_bytes());
+        // One byte more than the largest valid message: refused from the header alone.
+        let mut bytes = raw_header(MAGIC, &field, largest as u32 + 1, [0; 4]);
+        bytes.extend_from_slice(&[0; 64]);
+        let mut decoder = FrameDecoder::new(MAGIC);
+        assert_eq!(decoder.extend(&bytes), HEADER_LEN, "{command}: header only");
+        assert_eq!(decoder.buffered(), HEADER_LEN);
+        assert_eq!(
+            decoder.next_frame(),
+            Err(FrameError::Oversized {
+                command: Command::new(command).expect("valid"),
+                len: largest + 1,
+                max: largest
+            }),
+            "{command}"
+        );
+    }
+    // The old 32 MiB cap let a 4 MiB `ping` through; now 9 bytes is too many.
+    let bytes = raw_header(MAGIC, b"ping\0\0\0\0\0\0\0\0", 4 << 20, [0; 4]);
+    assert!(matches!(
+        decode_all(&bytes),
+        Err(FrameError::Oversized { max: 8, .. })
+    ));
+}
+
+#[test]
+fn before_the_handshake_only_handshake_sized_payloads_are_taken() {
+    let big_inv = raw_header(
+        MAGIC,
+        b"inv\0\0\0\0\0\0\0\0\0",
+        MAX_HANDSHAKE_PAYLOAD as u32 + 1,
+        [0; 4],
+    );
+    let mut decoder = FrameDecoder::awaiting_handshake(MAGIC);
+    assert!(decoder.in_handshake());
+    assert_eq!(decoder.extend(&big_inv), HEADER_LEN);
+    assert!(matches!(
+        decoder.next_frame(),
+        Err(FrameError::Oversized { max, .. }) if max == MAX_HANDSHAKE_PAYLOAD
+    ));
+    // A `version` of the largest size and a `verack` lift the cap, in either order.
+    let version = Frame {
+        command: Command::new("version").expect("valid"),
+        payload: vec![0; MAX_HANDSHAKE_PAYLOAD],
+    };
+    let inv = Message::Inv(vec![
+        crate::message::Inventory {
+            kind: crate::message::InvKind::Tx,
+            hash: parthenon_primitives::Hash256::ZERO,
+        };
+        100
+    ]);
+    let mut bytes = encode_frame(MAGIC, &Message::Verack);
+    bytes.extend(version.encode(MAGIC));
+    bytes.extend(encode_frame(MAGIC, &inv));
+    let mut decoder = FrameDecoder::awaiting_handshake(MAGIC);
+    let frames = decode_chunks(&mut decoder, &[&bytes]).expect("valid frames");
+    assert_eq!(frames.len(), 3);
+    assert!(!decoder.in_handshake());
+    assert_eq!(to_message(&frames[2]), inv);
+    // A `version` alone does not.
+    let mut bytes = encode_frame(MAGIC, &Message::Verack);
+    bytes.extend(encode_frame(MAGIC, &inv));
+    let mut decoder = FrameDecoder::awaiting_handshake(MAGIC);
+    assert!(matches!(
+        decode_chunks(&mut decoder, &[&bytes]),
+        Err(FrameError::Oversized { .. })
+    ));
+}
+
 #[test]
 fn a_maximal_frame_is_accepted_and_nothing_beyond_it_is_buffered() {
     let payload = vec![0u8; MAX_MESSAGE_SIZE];
     let frame = Frame {
-        command: Command::new("bigunknown").expect("valid"),
+        command: Command::new("block").expect("valid"),
         payload,
     };
     let mut bytes = frame.encode(MAGIC);

@@ -23,6 +23,17 @@ pub struct NetCounters {
     bans: AtomicU64,
     disconnects: AtomicU64,
     header_height: AtomicU64,
+    peak_send_queue_bytes: AtomicU64,
+    peak_event_queue_bytes: AtomicU64,
+    defences: Defences,
+}
+
+/// What the address and connection defences turned away.
+#[derive(Debug, Default)]
+struct Defences {
+    addrs_dropped: AtomicU64,
+    inbound_refused: AtomicU64,
+    evictions: AtomicU64,
 }
 
 impl NetCounters {
@@ -70,6 +81,29 @@ impl NetCounters {
             .store(outbound as u64, Ordering::Relaxed);
     }
 
+    /// Notes the bytes queued to one peer after queuing a frame.
+    pub(crate) fn note_send_queue_bytes(&self, bytes: usize) {
+        self.peak_send_queue_bytes
+            .fetch_max(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Notes the bytes of messages waiting in the event queue (connections to engine).
+    pub(crate) fn note_event_queue_bytes(&self, bytes: usize) {
+        self.peak_event_queue_bytes
+            .fetch_max(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// The most bytes ever queued to one peer's writer (frames the peer had not read yet).
+    pub fn peak_send_queue_bytes(&self) -> u64 {
+        self.peak_send_queue_bytes.load(Ordering::Relaxed)
+    }
+
+    /// The most bytes of decoded messages (counted by their wire size) ever waiting for the
+    /// engine in the event queue.
+    pub fn peak_event_queue_bytes(&self) -> u64 {
+        self.peak_event_queue_bytes.load(Ordering::Relaxed)
+    }
+
     /// Connected inbound peers.
     pub fn peers_inbound(&self) -> u64 {
         self.peers_inbound.load(Ordering::Relaxed)
@@ -108,6 +142,41 @@ impl NetCounters {
     /// Height of the best header known (the sync target).
     pub fn header_height(&self) -> u32 {
         self.header_height.load(Ordering::Relaxed) as u32
+    }
+
+    /// Counts gossiped addresses dropped unprocessed (over the sender's rate).
+    pub(crate) fn record_addrs_dropped(&self, n: usize) {
+        self.defences
+            .addrs_dropped
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Gossiped addresses dropped unprocessed since start.
+    pub fn addrs_dropped(&self) -> u64 {
+        self.defences.addrs_dropped.load(Ordering::Relaxed)
+    }
+
+    /// Counts an inbound connection refused before its handshake or slot (banned, or over
+    /// a per-address limit).
+    pub(crate) fn record_inbound_refused(&self) {
+        self.defences
+            .inbound_refused
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Inbound connections refused since start.
+    pub fn inbound_refused(&self) -> u64 {
+        self.defences.inbound_refused.load(Ordering::Relaxed)
+    }
+
+    /// Counts an inbound peer evicted to make room for a newcomer.
+    pub(crate) fn record_eviction(&self) {
+        self.defences.evictions.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Inbound peers evicted since start.
+    pub fn evictions(&self) -> u64 {
+        self.defences.evictions.load(Ordering::Relaxed)
     }
 }
 

@@ -2,11 +2,12 @@
 //! miner, shutdown), and the reports it answers with.
 
 use super::counters::NetCounters;
+use crate::netaddr::Subnet;
 use crate::sync::PeerId;
 use crate::transport::PeerSpec;
 use parthenon_primitives::Txid;
 use serde::Serialize;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -23,6 +24,9 @@ pub struct PeerInfo {
     pub tls: bool,
     /// The peer certificate's SHA-256 fingerprint (outbound TLS only).
     pub cert_fingerprint: Option<String>,
+    /// The TLS 1.3 cipher suite this connection negotiated (e.g.
+    /// `TLS13_CHACHA20_POLY1305_SHA256`); `None` on plaintext.
+    pub tls_cipher_suite: Option<String>,
     /// Whether it was configured by `--connect`/`--addnode`/`addnode`.
     pub manual: bool,
     /// Whether the handshake finished.
@@ -47,11 +51,11 @@ pub struct PeerInfo {
     pub connected_secs: u64,
 }
 
-/// A banned address, as `listbanned` shows it.
+/// A banned address or subnet, as `listbanned` shows it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct BannedAddress {
-    /// The address.
-    pub ip: IpAddr,
+    /// The address (a single address) or subnet.
+    pub subnet: Subnet,
     /// Unix time the ban ends.
     pub banned_until: u64,
 }
@@ -123,8 +127,8 @@ pub(crate) enum Request {
         DisconnectTarget,
         oneshot::Sender<Result<(), P2pRequestError>>,
     ),
-    Ban(IpAddr, u64, oneshot::Sender<()>),
-    Unban(IpAddr, oneshot::Sender<Result<(), P2pRequestError>>),
+    Ban(Subnet, u64, oneshot::Sender<()>),
+    Unban(Subnet, oneshot::Sender<Result<(), P2pRequestError>>),
     ListBanned(oneshot::Sender<Vec<BannedAddress>>),
     ClearBanned(oneshot::Sender<()>),
     AnnounceTx(Txid),
@@ -184,14 +188,18 @@ impl P2pHandle {
         self.ask(|r| Request::Disconnect(target, r)).await?
     }
 
-    /// Bans `ip` for `secs` seconds, closing its connections.
-    pub async fn ban(&self, ip: IpAddr, secs: u64) -> Result<(), P2pRequestError> {
-        self.ask(|r| Request::Ban(ip, secs, r)).await
+    /// Bans `subnet` (an [`IpAddr`](std::net::IpAddr) converts to its single address) for
+    /// `secs` seconds,
+    /// closing the connections from inside it.
+    pub async fn ban(&self, subnet: impl Into<Subnet>, secs: u64) -> Result<(), P2pRequestError> {
+        let subnet = subnet.into();
+        self.ask(|r| Request::Ban(subnet, secs, r)).await
     }
 
-    /// Lifts a ban.
-    pub async fn unban(&self, ip: IpAddr) -> Result<(), P2pRequestError> {
-        self.ask(|r| Request::Unban(ip, r)).await?
+    /// Lifts the ban of exactly `subnet`.
+    pub async fn unban(&self, subnet: impl Into<Subnet>) -> Result<(), P2pRequestError> {
+        let subnet = subnet.into();
+        self.ask(|r| Request::Unban(subnet, r)).await?
     }
 
     /// The banned addresses.

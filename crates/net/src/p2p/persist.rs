@@ -2,9 +2,8 @@
 //! written to a temporary file in the same directory and renamed over the old one, so a
 //! crash leaves the old or the new file, never half of one.
 
-use crate::reputation::BanList;
+use crate::reputation::{BanList, Subnet};
 use std::io::Write;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 /// Longest line read from a state file; longer ones are skipped.
@@ -58,7 +57,8 @@ pub(crate) fn parse_pair<K: std::str::FromStr, V: std::str::FromStr>(line: &str)
     parts.next().is_none().then_some((k, v))
 }
 
-/// The bans stored at `path` (`IP UNTIL_UNIX` lines) that have not expired at `now`.
+/// The bans stored at `path` (`SUBNET UNTIL_UNIX` lines, a subnet being an address or
+/// `ADDRESS/PREFIX`) that have not expired at `now`.
 pub(crate) fn load_bans(path: &Path, now: u64) -> Result<BanList, StateFileError> {
     let mut bans = BanList::new();
     let Some(text) = read_if_exists(path)? else {
@@ -66,7 +66,7 @@ pub(crate) fn load_bans(path: &Path, now: u64) -> Result<BanList, StateFileError
     };
     let mut bad = 0usize;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        match parse_pair::<IpAddr, u64>(line) {
+        match parse_pair::<Subnet, u64>(line) {
             Some((ip, until)) if until > now => bans.ban(ip, now, until - now),
             Some(_) => {}
             None => bad += 1,
@@ -83,7 +83,7 @@ pub(crate) fn save_bans(path: &Path, bans: &BanList) -> Result<(), StateFileErro
     let text: String = bans
         .entries()
         .into_iter()
-        .map(|(ip, until)| format!("{ip} {until}\n"))
+        .map(|(subnet, until)| format!("{subnet} {until}\n"))
         .collect();
     write_atomically(path, &text)
 }
@@ -98,8 +98,8 @@ mod tests {
         let path = dir.path().join("banlist.txt");
         assert!(load_bans(&path, 0).unwrap().entries().is_empty());
         let mut bans = BanList::new();
-        let a: IpAddr = "10.0.0.1".parse().unwrap();
-        let b: IpAddr = "2001:db8::1".parse().unwrap();
+        let a: Subnet = "10.0.0.1".parse().unwrap();
+        let b: Subnet = "2001:db8::/64".parse().unwrap();
         bans.ban(a, 1_000, 100);
         bans.ban(b, 1_000, 10_000);
         save_bans(&path, &bans).unwrap();

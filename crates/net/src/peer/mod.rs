@@ -26,6 +26,8 @@ mod tests;
 use crate::frame::FrameError;
 use crate::message::{InvKind, Inventory, Message, MessageError, VersionMessage};
 use crate::reputation::{Offence, Score};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -90,6 +92,10 @@ pub struct LocalInfo {
     pub peer_addr: SocketAddr,
     /// Our own address.
     pub our_addr: SocketAddr,
+    /// Seed of this connection's ping nonces. The engine draws it from its RNG (seeded from
+    /// the OS, or fixed in a simulation) apart from `nonce`, so a peer that sees our
+    /// `version` still cannot predict the pings and answer them without reading.
+    pub ping_seed: [u8; 32],
 }
 
 /// Why a peer is disconnected.
@@ -170,12 +176,14 @@ pub struct Peer {
     connected_at_ms: u64,
     next_ping_at_ms: u64,
     outstanding_ping: Option<(u64, u64)>,
-    ping_counter: u64,
+    ping_nonces: StdRng,
     score: Score,
     tokens: f64,
     refilled_at_ms: u64,
     requested: HashMap<Inventory, u64>,
     headers_requested_at: Option<u64>,
+    /// Lowest ping round trip seen (inbound eviction protects fast peers).
+    min_ping_ms: Option<u64>,
 }
 
 impl Peer {
@@ -187,6 +195,7 @@ impl Peer {
         now_ms: u64,
     ) -> (Peer, Vec<PeerAction>) {
         let tokens = config.rate_burst as f64;
+        let ping_nonces = StdRng::from_seed(local.ping_seed);
         let peer = Peer {
             config,
             direction,
@@ -197,12 +206,13 @@ impl Peer {
             connected_at_ms: now_ms,
             next_ping_at_ms: 0,
             outstanding_ping: None,
-            ping_counter: 0,
+            ping_nonces,
             score: Score::default(),
             tokens,
             refilled_at_ms: now_ms,
             requested: HashMap::new(),
             headers_requested_at: None,
+            min_ping_ms: None,
         };
         let actions = match direction {
             Direction::Outbound => vec![PeerAction::Send(Message::Version(peer.our_version()))],
@@ -243,6 +253,11 @@ impl Peer {
     /// What the peer said in its `version`.
     pub fn their_version(&self) -> Option<&VersionMessage> {
         self.their_version.as_ref()
+    }
+
+    /// The lowest ping round trip measured so far (ms).
+    pub fn min_ping_ms(&self) -> Option<u64> {
+        self.min_ping_ms
     }
 
     /// The misbehaviour score.
@@ -354,8 +369,10 @@ impl Peer {
             (Phase::Handshaking, _) => self.punish(Offence::ProtocolViolation, &mut out),
             (_, Message::Ping(n)) => out.push(PeerAction::Send(Message::Pong(n))),
             (_, Message::Pong(n)) => {
-                if self.outstanding_ping.is_some_and(|(nonce, _)| nonce == n) {
+                if let Some((_, sent)) = self.outstanding_ping.filter(|(nonce, _)| *nonce == n) {
                     self.outstanding_ping = None;
+                    let rtt = now_ms.saturating_sub(sent);
+                    self.min_ping_ms = Some(self.min_ping_ms.map_or(rtt, |m| m.min(rtt)));
                 }
             }
             (_, Message::Block(b)) => {
@@ -467,9 +484,8 @@ impl Peer {
                         );
                     }
                 } else if now_ms >= self.next_ping_at_ms {
-                    self.ping_counter += 1;
-                    // Distinct per connection and per ping without a clock or RNG here.
-                    let nonce = self.local.nonce.rotate_left(17) ^ self.ping_counter;
+                    // Unpredictable: a peer must read the ping to answer it.
+                    let nonce: u64 = self.ping_nonces.random();
                     self.outstanding_ping = Some((nonce, now_ms));
                     self.next_ping_at_ms = now_ms + self.config.ping_interval_ms;
                     out.push(PeerAction::Send(Message::Ping(nonce)));

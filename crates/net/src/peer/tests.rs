@@ -8,6 +8,7 @@ fn local(nonce: u64) -> LocalInfo {
         unix_time: 1_800_000_000,
         peer_addr: "127.0.0.1:1".parse().unwrap(),
         our_addr: "127.0.0.1:2".parse().unwrap(),
+        ping_seed: [nonce as u8 ^ 0x5a; 32],
     }
 }
 
@@ -201,6 +202,46 @@ fn pings_are_answered_sent_and_time_out() {
     assert!(matches!(sent(&a)[..], [Message::Ping(_)]));
     let a = p.on_tick(122_000 + 30_001);
     assert_eq!(disconnect(&a), Some(&DisconnectReason::PingTimeout(30_000)));
+}
+
+#[test]
+fn ping_nonces_cannot_be_derived_from_the_version_nonce() {
+    let (mut p, _) = connected_pair();
+    let a = p.on_tick(61_000);
+    let Some(Message::Ping(n)) = sent(&a).first().cloned().cloned() else {
+        panic!("no ping: {a:?}")
+    };
+    // What a peer that saw our `version` nonce could compute for the first ping before:
+    // answering with it (without reading the ping) must not count.
+    let blind = local(1).nonce.rotate_left(17) ^ 1;
+    assert_ne!(n, blind, "the ping nonce follows from the version nonce");
+    assert!(p.on_message(Message::Pong(blind), 61_500).is_empty());
+    let a = p.on_tick(61_000 + 30_001);
+    assert_eq!(disconnect(&a), Some(&DisconnectReason::PingTimeout(30_000)));
+    // Same version nonce, another seed: other pings.
+    let mut other = local(1);
+    other.ping_seed = [0xa5; 32];
+    let ping = |local: LocalInfo| {
+        let (mut out, _) = Peer::new(config(), Direction::Outbound, local, 0);
+        let version = VersionMessage {
+            version: PROTOCOL_VERSION,
+            magic: config().magic,
+            services: 1,
+            timestamp: 0,
+            receiver: "127.0.0.1:1".parse().unwrap(),
+            sender: "127.0.0.1:2".parse().unwrap(),
+            nonce: 99,
+            user_agent: String::new(),
+            best_height: 0,
+        };
+        out.on_message(Message::Version(version), 1);
+        out.on_message(Message::Verack, 2);
+        match sent(&out.on_tick(61_000))[..] {
+            [Message::Ping(n)] => *n,
+            ref other => panic!("no ping: {other:?}"),
+        }
+    };
+    assert_ne!(ping(local(1)), ping(other));
 }
 
 #[test]

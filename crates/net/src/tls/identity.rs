@@ -11,9 +11,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::sign::CertifiedKey;
 use std::error::Error as StdError;
 use std::fmt;
-use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, DirBuilder};
+use std::io;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -331,34 +331,14 @@ fn exists(path: &Path) -> Result<bool, IdentityError> {
     })
 }
 
-/// Writes `bytes` to `path` with `mode`, atomically: a temporary file beside it, fsynced,
-/// renamed over `path`, then the directory fsynced so the rename is durable.
+/// Writes `bytes` to `path` with `mode` through the workspace's one secret-file writer
+/// ([`parthenon_storage::secret_file::write_file`]): a temporary file under a random name
+/// created with `O_EXCL` and `mode`, fsynced, renamed over `path`, then the directory fsynced.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), IdentityError> {
-    let write_error = |source| IdentityError::Write {
-        path: path.to_owned(),
-        source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = dir.join(format!(".{file_name}.tmp"));
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&temp)
-        .map_err(write_error)?;
-    // `mode` applies only when the file is created; a stale temporary file keeps its own.
-    file.set_permissions(Permissions::from_mode(mode))
-        .map_err(write_error)?;
-    file.write_all(bytes).map_err(write_error)?;
-    file.sync_all().map_err(write_error)?;
-    drop(file);
-    fs::rename(&temp, path).map_err(write_error)?;
-    File::open(dir)
-        .and_then(|dir| dir.sync_all())
-        .map_err(write_error)
+    parthenon_storage::secret_file::write_file(path, bytes, mode).map_err(|source| {
+        IdentityError::Write {
+            path: path.to_owned(),
+            source,
+        }
+    })
 }

@@ -1,13 +1,13 @@
 //! [`TlsTransport`]: TLS 1.3 over any base transport.
 
-use super::crypto_provider;
 use super::identity::NodeIdentity;
 use super::roots::TrustRoots;
 use super::rotation::CertRotator;
 use super::verifier::{pin_mismatch_in, PeerCertVerifier, VerifiedPeerVerifier};
+use super::{crypto_provider, CipherSuitePolicy};
 use crate::transport::{
-    BoxedListener, CertFingerprint, Connection, ConnectionSecurity, Direction, Listener, PeerSpec,
-    Transport, TransportError, TransportFuture,
+    AcceptGate, AdmitTicket, BoxedListener, CertFingerprint, Connection, ConnectionSecurity,
+    Direction, Listener, PeerSpec, Transport, TransportError, TransportFuture,
 };
 use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
@@ -71,6 +71,10 @@ pub struct TlsTransport<T> {
     server_name: ServerName<'static>,
     handshake_timeout: Duration,
     local: LocalCert,
+    /// Serves the certificate (kept to rebuild the configurations for another suite policy).
+    resolver: Arc<dyn ResolvesServerCert>,
+    /// The cipher suites offered and accepted.
+    suites: CipherSuitePolicy,
     /// The webpki verifier of verified dials: set by [`Self::with_trust_roots`], else made
     /// from the system store on the first verified dial (`None`: no roots there).
     verified: OnceLock<Option<Arc<WebPkiServerVerifier>>>,
@@ -91,6 +95,7 @@ impl<T: Transport> TlsTransport<T> {
             base,
             Arc::new(SingleCertAndKey::from(identity.certified_key().clone())),
             LocalCert::Fixed(identity.fingerprint()),
+            CipherSuitePolicy::default(),
         )
     }
 
@@ -102,15 +107,33 @@ impl<T: Transport> TlsTransport<T> {
             base,
             rotator.resolver(),
             LocalCert::Rotating(rotator.clone()),
+            CipherSuitePolicy::default(),
         )
+    }
+
+    /// Offers and accepts only the cipher suites of `suites`, in its order (the default is
+    /// [`CipherSuitePolicy::AesFirst`]).
+    pub fn with_cipher_suites(self, suites: CipherSuitePolicy) -> Result<Self, TlsSetupError> {
+        let rebuilt = Self::build(self.base, self.resolver, self.local, suites)?;
+        Ok(Self {
+            handshake_timeout: self.handshake_timeout,
+            verified: self.verified,
+            ..rebuilt
+        })
+    }
+
+    /// The cipher suites offered and accepted.
+    pub fn cipher_suites(&self) -> CipherSuitePolicy {
+        self.suites
     }
 
     fn build(
         base: T,
         resolver: Arc<dyn ResolvesServerCert>,
         local: LocalCert,
+        suites: CipherSuitePolicy,
     ) -> Result<Self, TlsSetupError> {
-        let provider = crypto_provider();
+        let provider = suites.provider();
         let algorithms = provider.signature_verification_algorithms;
         let config_error = |source| TlsSetupError::Config { source };
 
@@ -128,7 +151,10 @@ impl<T: Transport> TlsTransport<T> {
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(config_error)?
             .with_no_client_auth()
-            .with_cert_resolver(resolver);
+            .with_cert_resolver(resolver.clone());
+        // The node's suite order decides, not the client's: `crypto.aes` governs inbound
+        // connections too.
+        server.ignore_client_order = true;
         server.session_storage = Arc::new(NoServerSessionStorage {});
         server.send_tls13_tickets = 0;
 
@@ -141,6 +167,8 @@ impl<T: Transport> TlsTransport<T> {
                 .expect("SERVER_NAME is a valid DNS name"),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             local,
+            resolver,
+            suites,
             verified: OnceLock::new(),
         })
     }
@@ -258,18 +286,21 @@ impl<T: Transport> TlsTransport<T> {
             }
             Ok(Ok(tls)) => tls,
         };
-        let peer_fingerprint = tls
-            .get_ref()
-            .1
+        let session = tls.get_ref().1;
+        let peer_fingerprint = session
             .peer_certificates()
             .and_then(|chain| chain.first())
             .map(|cert| CertFingerprint::of(cert.as_ref()));
+        let cipher_suite = session.negotiated_cipher_suite().map(|s| s.suite());
         Ok(Connection {
             stream: Box::new(tls),
             peer_addr,
             local_addr: conn.local_addr,
             direction: Direction::Outbound,
-            security: ConnectionSecurity::Tls { peer_fingerprint },
+            security: ConnectionSecurity::Tls {
+                peer_fingerprint,
+                cipher_suite,
+            },
         })
     }
 }
@@ -295,14 +326,20 @@ impl<T: Transport> Transport for TlsTransport<T> {
         Box::pin(self.dial_with(peer, self.client_config(peer.pin), self.server_name.clone()))
     }
 
-    fn bind(&self, addr: SocketAddr) -> TransportFuture<'_, BoxedListener> {
+    fn bind_gated(
+        &self,
+        addr: SocketAddr,
+        gate: Arc<dyn AcceptGate>,
+    ) -> TransportFuture<'_, BoxedListener> {
         Box::pin(async move {
+            // The base admits everything: the gate is asked here, before the handshake.
             let base = self.base.bind(addr).await?;
             Ok(Box::new(TlsListener {
                 base,
                 acceptor: self.acceptor.clone(),
                 handshake_timeout: self.handshake_timeout,
                 handshakes: JoinSet::new(),
+                gate,
             }) as BoxedListener)
         })
     }
@@ -316,6 +353,8 @@ struct TlsListener {
     handshake_timeout: Duration,
     /// Handshakes in progress; aborted when the listener is dropped.
     handshakes: JoinSet<Result<Connection, TransportError>>,
+    /// Asked before each handshake (bans, per-address limits).
+    gate: Arc<dyn AcceptGate>,
 }
 
 impl Listener for TlsListener {
@@ -336,10 +375,16 @@ impl Listener for TlsListener {
                     },
                     accepted = self.base.accept(), if room => {
                         let conn = accepted?;
+                        // Refused before the handshake: dropping the stream closes it, and
+                        // the peer costs one accept, no TLS work, no handshake slot.
+                        let ticket = self.gate.admit(conn.peer_addr).map_err(|reason| {
+                            TransportError::Refused { peer: conn.peer_addr, reason }
+                        })?;
                         self.handshakes.spawn(server_handshake(
                             self.acceptor.clone(),
                             conn,
                             self.handshake_timeout,
+                            ticket,
                         ));
                     }
                 }
@@ -352,11 +397,13 @@ impl Listener for TlsListener {
     }
 }
 
-/// The server side of one handshake, bounded by `timeout`.
+/// The server side of one handshake, bounded by `timeout`; `_ticket` (the gate's count of
+/// this handshake) is released when it ends, either way.
 async fn server_handshake(
     acceptor: TlsAcceptor,
     conn: Connection,
     timeout: Duration,
+    _ticket: AdmitTicket,
 ) -> Result<Connection, TransportError> {
     let peer = conn.peer_addr;
     let tls = match tokio::time::timeout(timeout, acceptor.accept(conn.stream)).await {
@@ -376,6 +423,7 @@ async fn server_handshake(
         }
         Ok(Ok(tls)) => tls,
     };
+    let cipher_suite = tls.get_ref().1.negotiated_cipher_suite().map(|s| s.suite());
     Ok(Connection {
         stream: Box::new(tls),
         peer_addr: peer,
@@ -383,6 +431,7 @@ async fn server_handshake(
         direction: Direction::Inbound,
         security: ConnectionSecurity::Tls {
             peer_fingerprint: None,
+            cipher_suite,
         },
     })
 }

@@ -67,6 +67,15 @@ pub enum TransportError {
         #[source]
         source: io::Error,
     },
+    /// The listener's [`AcceptGate`](super::AcceptGate) refused an inbound connection
+    /// before any handshake (banned address, too many connections or handshakes from it).
+    #[error("refused inbound connection from {peer}: {reason}")]
+    Refused {
+        /// The peer.
+        peer: SocketAddr,
+        /// Why.
+        reason: super::AcceptRefusal,
+    },
     /// The TLS handshake failed: the other side does not speak TLS 1.3 (a plaintext peer),
     /// sent a bad handshake signature, closed the connection, …
     #[error("TLS handshake with {peer} ({direction}) failed: {source}")]

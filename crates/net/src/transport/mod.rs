@@ -18,6 +18,11 @@
 //! or write cost nothing next to the system calls behind them.
 //!
 //! Timeouts use `tokio::time`, so under turmoil they run on simulated time.
+//!
+//! A listener bound with [`Transport::bind_gated`] asks an [`AcceptGate`] about each
+//! inbound connection right after `accept`, before any handshake: the P2P engine refuses
+//! banned addresses and addresses over their connection or handshake limits there, so they
+//! cost no TLS work and hold no handshake slot.
 
 mod error;
 mod fingerprint;
@@ -88,6 +93,8 @@ pub enum ConnectionSecurity {
         /// connections (the server's certificate), `None` on inbound ones (peers do not
         /// present client certificates).
         peer_fingerprint: Option<CertFingerprint>,
+        /// The cipher suite the handshake agreed on (`None` only if rustls did not say).
+        cipher_suite: Option<rustls::CipherSuite>,
     },
 }
 
@@ -110,7 +117,9 @@ impl Connection {
     /// connection.
     pub fn peer_fingerprint(&self) -> Option<CertFingerprint> {
         match self.security {
-            ConnectionSecurity::Tls { peer_fingerprint } => peer_fingerprint,
+            ConnectionSecurity::Tls {
+                peer_fingerprint, ..
+            } => peer_fingerprint,
             ConnectionSecurity::Plaintext => None,
         }
     }
@@ -127,14 +136,62 @@ impl fmt::Debug for Connection {
     }
 }
 
+/// What a listener asks about each inbound connection before it spends anything on it (a
+/// TLS handshake, a slot): the P2P engine's bans and per-address limits.
+pub trait AcceptGate: Send + Sync + 'static {
+    /// Whether the connection from `peer` may go on to its handshake. The ticket is held
+    /// until the handshake ends (either way), so the gate can count handshakes in progress.
+    fn admit(&self, peer: SocketAddr) -> Result<AdmitTicket, AcceptRefusal>;
+}
+
+/// Held while an admitted connection's handshake runs; dropping it tells the gate.
+pub type AdmitTicket = Box<dyn Send>;
+
+/// Why an [`AcceptGate`] refused a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AcceptRefusal {
+    /// The address (or its subnet) is banned.
+    #[error("banned")]
+    Banned,
+    /// Its address or subnet already has this many handshakes in progress.
+    #[error("{0} handshakes from its address or subnet in progress")]
+    TooManyHandshakes(usize),
+    /// Its address or subnet already holds this many inbound connections.
+    #[error("{0} connections from its address or subnet open")]
+    TooManyConnections(usize),
+}
+
+/// A gate that admits every connection (listeners bound with [`Transport::bind`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenGate;
+
+impl AcceptGate for OpenGate {
+    fn admit(&self, _peer: SocketAddr) -> Result<AdmitTicket, AcceptRefusal> {
+        Ok(Box::new(()))
+    }
+}
+
 /// Opens connections to peers and listens for theirs.
 pub trait Transport: Send + Sync + 'static {
     /// Connects to `peer`. A transport that cannot check `peer.pin` (plaintext) refuses a
     /// pinned peer with [`TransportError::PinNeedsTls`] rather than ignore the pin.
     fn dial<'a>(&'a self, peer: &'a PeerSpec) -> TransportFuture<'a, Connection>;
 
-    /// Listens on `addr` (port 0: any free port; see [`Listener::local_addr`]).
-    fn bind(&self, addr: SocketAddr) -> TransportFuture<'_, BoxedListener>;
+    /// Listens on `addr` (port 0: any free port; see [`Listener::local_addr`]), admitting
+    /// every connection.
+    fn bind(&self, addr: SocketAddr) -> TransportFuture<'_, BoxedListener> {
+        self.bind_gated(addr, Arc::new(OpenGate))
+    }
+
+    /// Listens on `addr`, asking `gate` about each inbound connection as soon as it is
+    /// accepted, before any handshake; a refused one is closed at once and reported as
+    /// [`TransportError::Refused`]. A wrapping transport (TLS) must ask the gate itself
+    /// before its own handshake, not pass the gate to the transport it wraps.
+    fn bind_gated(
+        &self,
+        addr: SocketAddr,
+        gate: Arc<dyn AcceptGate>,
+    ) -> TransportFuture<'_, BoxedListener>;
 }
 
 /// Inbound connections on a bound address.
@@ -155,8 +212,12 @@ impl<T: Transport + ?Sized> Transport for Arc<T> {
         (**self).dial(peer)
     }
 
-    fn bind(&self, addr: SocketAddr) -> TransportFuture<'_, BoxedListener> {
-        (**self).bind(addr)
+    fn bind_gated(
+        &self,
+        addr: SocketAddr,
+        gate: Arc<dyn AcceptGate>,
+    ) -> TransportFuture<'_, BoxedListener> {
+        (**self).bind_gated(addr, gate)
     }
 }
 
@@ -165,8 +226,12 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
         (**self).dial(peer)
     }
 
-    fn bind(&self, addr: SocketAddr) -> TransportFuture<'_, BoxedListener> {
-        (**self).bind(addr)
+    fn bind_gated(
+        &self,
+        addr: SocketAddr,
+        gate: Arc<dyn AcceptGate>,
+    ) -> TransportFuture<'_, BoxedListener> {
+        (**self).bind_gated(addr, gate)
     }
 }
 

@@ -1,10 +1,11 @@
 //! [`TurmoilTransport`]: TCP over turmoil's simulated network (feature `sim`).
 
 use super::{
-    refuse_pin, BoxedListener, Connection, ConnectionSecurity, Direction, Listener, PeerSpec,
-    Transport, TransportError, TransportFuture, DEFAULT_CONNECT_TIMEOUT,
+    refuse_pin, AcceptGate, BoxedListener, Connection, ConnectionSecurity, Direction, Listener,
+    PeerSpec, Transport, TransportError, TransportFuture, DEFAULT_CONNECT_TIMEOUT,
 };
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use turmoil::net::{TcpListener, TcpStream};
 
@@ -70,7 +71,11 @@ impl Transport for TurmoilTransport {
         })
     }
 
-    fn bind(&self, addr: SocketAddr) -> TransportFuture<'_, BoxedListener> {
+    fn bind_gated(
+        &self,
+        addr: SocketAddr,
+        gate: Arc<dyn AcceptGate>,
+    ) -> TransportFuture<'_, BoxedListener> {
         Box::pin(async move {
             let bind_error = |source| TransportError::Bind { addr, source };
             let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
@@ -78,6 +83,7 @@ impl Transport for TurmoilTransport {
             Ok(Box::new(TurmoilListener {
                 listener,
                 local_addr,
+                gate,
             }) as BoxedListener)
         })
     }
@@ -87,6 +93,7 @@ impl Transport for TurmoilTransport {
 struct TurmoilListener {
     listener: TcpListener,
     local_addr: SocketAddr,
+    gate: Arc<dyn AcceptGate>,
 }
 
 impl Listener for TurmoilListener {
@@ -97,6 +104,12 @@ impl Listener for TurmoilListener {
                 source,
             };
             let (stream, peer_addr) = self.listener.accept().await.map_err(accept_error)?;
+            if let Err(reason) = self.gate.admit(peer_addr) {
+                return Err(TransportError::Refused {
+                    peer: peer_addr,
+                    reason,
+                });
+            }
             let local_addr = stream.local_addr().map_err(accept_error)?;
             Ok(Connection {
                 stream: Box::new(stream),

@@ -1,10 +1,11 @@
 //! [`TcpTransport`]: plaintext TCP over `tokio::net`.
 
 use super::{
-    refuse_pin, BoxedListener, Connection, ConnectionSecurity, Direction, Listener, PeerSpec,
-    Transport, TransportError, TransportFuture, DEFAULT_CONNECT_TIMEOUT,
+    refuse_pin, AcceptGate, BoxedListener, Connection, ConnectionSecurity, Direction, Listener,
+    PeerSpec, Transport, TransportError, TransportFuture, DEFAULT_CONNECT_TIMEOUT,
 };
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -67,7 +68,11 @@ impl Transport for TcpTransport {
         })
     }
 
-    fn bind(&self, addr: SocketAddr) -> TransportFuture<'_, BoxedListener> {
+    fn bind_gated(
+        &self,
+        addr: SocketAddr,
+        gate: Arc<dyn AcceptGate>,
+    ) -> TransportFuture<'_, BoxedListener> {
         Box::pin(async move {
             let bind_error = |source| TransportError::Bind { addr, source };
             let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
@@ -75,6 +80,7 @@ impl Transport for TcpTransport {
             Ok(Box::new(TcpPeerListener {
                 listener,
                 local_addr,
+                gate,
             }) as BoxedListener)
         })
     }
@@ -84,6 +90,7 @@ impl Transport for TcpTransport {
 struct TcpPeerListener {
     listener: TcpListener,
     local_addr: SocketAddr,
+    gate: Arc<dyn AcceptGate>,
 }
 
 impl Listener for TcpPeerListener {
@@ -94,6 +101,13 @@ impl Listener for TcpPeerListener {
                 source,
             };
             let (stream, peer_addr) = self.listener.accept().await.map_err(accept_error)?;
+            // Plaintext has no handshake to hold the ticket through: asking is all.
+            if let Err(reason) = self.gate.admit(peer_addr) {
+                return Err(TransportError::Refused {
+                    peer: peer_addr,
+                    reason,
+                });
+            }
             stream.set_nodelay(true).map_err(accept_error)?;
             let local_addr = stream.local_addr().map_err(accept_error)?;
             Ok(Connection {

@@ -23,7 +23,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
 
-/// Engine settings for tests: dev network, fast ticks, short stall/reconnect/ping timers,
+/// Engine settings for tests: dev network, fast ticks, short stall/reconnect/ping/send timers,
 /// a fixed RNG seed, no discovery beyond what the test configures.
 pub fn test_config(seed: u64) -> P2pConfig {
     let mut c = P2pConfig::new(Network::Dev.params());
@@ -35,6 +35,7 @@ pub fn test_config(seed: u64) -> P2pConfig {
     c.peer.handshake_timeout_ms = 5_000;
     c.peer.ping_interval_ms = 2_000;
     c.peer.ping_timeout_ms = 3_000;
+    c.send_stall_timeout_ms = 2_000;
     c
 }
 

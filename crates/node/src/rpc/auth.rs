@@ -85,10 +85,12 @@ impl Credentials {
         })
     }
 
-    /// Writes these credentials to `path` as `user:password`, mode 0600, atomically.
+    /// Writes these credentials to `path` as `user:password`, mode 0600, atomically, through
+    /// the one secret-file writer ([`parthenon_storage::write_secret`]: random `O_EXCL`
+    /// temporary name, so nothing planted in the data directory is followed).
     pub fn write_cookie_file(&self, path: &Path) -> Result<(), CookieError> {
         let text = format!("{}:{}", self.user, self.password);
-        crate::wallet::write_private_file(path, text.as_bytes()).map_err(|source| CookieError::Io {
+        parthenon_storage::write_secret(path, text.as_bytes()).map_err(|source| CookieError::Io {
             path: path.to_path_buf(),
             source,
         })
@@ -175,6 +177,21 @@ mod tests {
             .map(|rest| [b"basic ".as_slice(), rest].concat())
             .unwrap();
         assert!(auth.check(Some(&lower)));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_cookie_is_not_written_through_a_planted_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let victim = elsewhere.path().join("victim");
+        std::fs::write(&victim, "untouched").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("..cookie.tmp")).unwrap();
+        let path = dir.path().join(".cookie");
+        let c = Credentials::random_cookie();
+        c.write_cookie_file(&path).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+        assert_eq!(Credentials::from_cookie_file(&path).unwrap(), c);
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! | `getblock` | `blockhash`, `verbosity` = 1 | 0: block hex; 1: JSON with header fields and txids (-5 unknown) |
 //! | `gettxout` | `txid`, `vout` or `"u<txid>:<vout>"` | the unspent confirmed coin, or null |
 //! | `sendrawtransaction` | `hexstring` | txid, once in the mempool (-22 undecodable, -25/-26 rejected) |
+//! | `getrawtransaction`, `decoderawtransaction`, `testmempoolaccept` | see [`super::raw_tx`] | |
 //! | `getrawmempool` | – | txids, highest fee rate first |
 //! | `getmempoolinfo` | – | `size`, `bytes`, `max_bytes` |
 //! | `generate` | `nblocks` | hashes of the blocks mined to the node's wallet (dev network only) |
@@ -28,10 +29,8 @@ use crate::control::NodeState;
 use crate::dev_node::DevMiner;
 use crate::info::{chain_info, coin_json};
 use parthenon_chain::clock::{Clock, SystemClock};
-use parthenon_chain::{Chainstate, Mempool, MempoolError, ValidationError};
-use parthenon_primitives::{
-    deserialize, serialize, BlockHash, Hash256, Network, OutPoint, Transaction, Txid,
-};
+use parthenon_chain::{Chainstate, Mempool, MempoolError};
+use parthenon_primitives::{serialize, BlockHash, Hash256, Network, OutPoint, Txid};
 use serde_json::{json, Value};
 
 /// A tip older than this means the node is still catching up (initial block download).
@@ -91,7 +90,8 @@ pub struct RpcContext {
     pub state: NodeState,
     /// Mines blocks for `generate`; `None` (no dev miner) leaves the method out.
     pub miner: Option<DevMiner>,
-    /// The configured AES-256-GCM mode (`crypto.aes`), reported by `getnetworkinfo`.
+    /// The configured AES-256-GCM mode (`crypto.aes`): `getnetworkinfo` reports what it chose
+    /// for the keystore and for P2P TLS.
     pub aes: parthenon_crypto::AesMode,
     /// The P2P engine; `None` when the network is disabled.
     pub p2p: Option<parthenon_net::p2p::P2pHandle>,
@@ -103,6 +103,9 @@ pub struct RpcContext {
 pub fn call(ctx: &RpcContext, method: &str, params: &Value) -> Result<Value, MethodError> {
     let state = &ctx.state;
     if let Some(r) = super::net_methods::call(ctx.p2p.as_ref(), method, params) {
+        return r;
+    }
+    if let Some(r) = super::raw_tx::call(ctx, method, params) {
         return r;
     }
     match method {
@@ -215,7 +218,7 @@ pub fn call(ctx: &RpcContext, method: &str, params: &Value) -> Result<Value, Met
         }
         "getnetworkinfo" => {
             Params::new(params, &[])?;
-            let mut info = network_info(ctx.aes)?;
+            let mut info = network_info(ctx.aes, ctx.cert.is_some())?;
             let net = super::net_methods::network_section(ctx.p2p.as_ref());
             if let (Some(info), Value::Object(net)) = (info.as_object_mut(), net) {
                 info.extend(net);
@@ -230,8 +233,9 @@ pub fn call(ctx: &RpcContext, method: &str, params: &Value) -> Result<Value, Met
         other => Err(MethodError::new(
             codes::METHOD_NOT_FOUND,
             format!(
-                "method {other:?} not found; methods: {}, {}",
+                "method {other:?} not found; methods: {}, {}, {}",
                 METHODS.join(", "),
+                super::raw_tx::RAW_TX_METHODS.join(", "),
                 super::net_methods::NET_METHODS.join(", ")
             ),
         )),
@@ -456,10 +460,7 @@ pub fn txout(chain: &Chainstate, op: &OutPoint) -> Result<Value, MethodError> {
 /// `sendrawtransaction` and the control socket's `submit_tx`: decodes `hex_tx` and adds it
 /// to the mempool. Resubmitting a transaction the mempool holds returns its txid again.
 pub fn submit_raw_transaction(state: &NodeState, hex_tx: &str) -> Result<Txid, MethodError> {
-    let decode_error = |m: String| MethodError::new(codes::DESERIALIZATION_ERROR, m);
-    let bytes = hex::decode(hex_tx).map_err(|e| decode_error(format!("transaction hex: {e}")))?;
-    let tx: Transaction =
-        deserialize(&bytes).map_err(|e| decode_error(format!("transaction decode failed: {e}")))?;
+    let tx = super::raw_tx::decode_hex_tx(hex_tx)?;
     let chain = state.chain.read();
     match state.mempool.lock().accept(tx, &chain) {
         Ok(txid) => {
@@ -467,19 +468,7 @@ pub fn submit_raw_transaction(state: &NodeState, hex_tx: &str) -> Result<Txid, M
             Ok(txid)
         }
         Err(MempoolError::AlreadyKnown(txid)) => Ok(txid),
-        Err(MempoolError::Chain(e)) => Err(internal(e)),
-        Err(e) => {
-            let missing_input = matches!(
-                &e,
-                MempoolError::Invalid(v) if matches!(**v, ValidationError::MissingInput { .. })
-            );
-            let code = if missing_input {
-                codes::TX_VERIFY_ERROR
-            } else {
-                codes::TX_REJECTED
-            };
-            Err(MethodError::new(code, e.to_string()))
-        }
+        Err(e) => Err(super::raw_tx::rejection(e)),
     }
 }
 
@@ -536,19 +525,32 @@ fn generate(miner: &DevMiner, n: u64) -> Result<Value, MethodError> {
     Ok(Value::Array(hashes))
 }
 
-/// `getnetworkinfo`: the software version and the AES-256-GCM path in use; the caller adds
-/// the P2P section ([`super::net_methods::network_section`]).
-fn network_info(mode: parthenon_crypto::AesMode) -> Result<Value, MethodError> {
+/// `getnetworkinfo`: the software version and, per use, what the `crypto.aes` setting
+/// chose: the keystore's AES-256-GCM path, and the cipher suites P2P TLS offers (`null` when
+/// connections are not TLS; each connection's negotiated suite is in `getpeerinfo`). The
+/// caller adds the P2P section ([`super::net_methods::network_section`]).
+fn network_info(mode: parthenon_crypto::AesMode, tls: bool) -> Result<Value, MethodError> {
     let aes = parthenon_crypto::active_backend(mode)
         .map_err(|e| MethodError::new(codes::INTERNAL, e.to_string()))?;
+    let p2p_tls = tls.then(|| {
+        let suites = crate::p2p::tls_cipher_suites(mode);
+        json!({
+            "cipher_suites": suites.suite_names(),
+            "aes": suites.uses_aes(),
+        })
+    });
     Ok(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "subversion": format!("/parthenon:{}/", env!("CARGO_PKG_VERSION")),
         "aes_gcm": {
             "configured": mode.as_str(),
-            "path": aes.to_string(),
-            "hardware": aes.backend == parthenon_crypto::AeadBackend::Hardware,
             "cpu_features": aes.cpu.to_string(),
+            "keystore": {
+                "path": aes.to_string(),
+                "hardware": aes.backend == parthenon_crypto::AeadBackend::Hardware,
+                "ghash_pclmulqdq": aes.cpu.pclmulqdq,
+            },
+            "p2p_tls": p2p_tls,
         },
     }))
 }

@@ -7,6 +7,7 @@
 //!   error objects with stable [`codes`];
 //! - [`methods`]: the methods, one implementation each, shared with the control socket
 //!   ([`crate::control::dispatch`] calls the same functions);
+//! - [`raw_tx`]: `getrawtransaction`, `decoderawtransaction`, `testmempoolaccept`;
 //! - [`auth`]: the cookie file and credential checks (constant-time);
 //! - [`client`]: the minimal client behind `parthenon rpc METHOD [ARGS…]`.
 //!
@@ -18,6 +19,7 @@ pub(crate) mod http;
 pub mod methods;
 pub mod net_methods;
 pub mod protocol;
+pub mod raw_tx;
 pub mod server;
 
 pub use auth::{cookie_path, Credentials};

@@ -10,18 +10,19 @@
 //! | `getconnectioncount` | – | connected peers |
 //! | `addnode` | `node` (`HOST:PORT[#FP]`), `command` = `add` / `remove` / `onetry` | null |
 //! | `disconnectnode` | `address` (`IP:PORT`) or `nodeid` | null (-29 if not connected) |
-//! | `setban` | `subnet` (an IP address), `command` = `add` / `remove`, `bantime` seconds = 86400 | null |
-//! | `listbanned` | – | `[{address, banned_until}]` |
+//! | `setban` | `subnet` (an IP address, or `ADDRESS/PREFIX` such as `1.2.3.0/24`, `2001:db8::/64`), `command` = `add` / `remove`, `bantime` seconds = 86400 | null |
+//! | `listbanned` | – | `[{address, banned_until}]` (`address`: an IP address or `ADDRESS/PREFIX`) |
 //! | `clearbanned` | – | null |
 
 use super::codes;
 use super::methods::{MethodError, Params};
+use parthenon_net::netaddr::{Subnet, SubnetParseError};
 use parthenon_net::p2p::{AddNodeAction, DisconnectTarget, P2pHandle, P2pRequestError};
 use parthenon_net::sync::PeerId;
 use parthenon_net::{parse_peer_spec, reputation::DEFAULT_BAN_SECS};
 use serde_json::{json, Value};
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 /// Names of the methods [`call`] serves.
 pub const NET_METHODS: &[&str] = &[
@@ -143,11 +144,8 @@ fn dispatch(h: &P2pHandle, method: &str, params: &Value) -> Result<Value, Method
         "setban" => {
             let p = Params::new(params, &["subnet", "command", "bantime"])?;
             let text = p.str(0)?;
-            let ip: IpAddr = text.parse().map_err(|_| {
-                MethodError::new(
-                    codes::INVALID_PARAMS,
-                    format!("{text:?} is not an IP address (subnets are not supported)"),
-                )
+            let subnet: Subnet = text.parse().map_err(|e: SubnetParseError| {
+                MethodError::new(codes::INVALID_PARAMS, e.to_string())
             })?;
             match p.str(1)? {
                 "add" => {
@@ -157,9 +155,9 @@ fn dispatch(h: &P2pHandle, method: &str, params: &Value) -> Result<Value, Method
                             MethodError::new(codes::INVALID_PARAMS, "bantime must be positive")
                         })?,
                     };
-                    wait(h.ban(ip, secs))?;
+                    wait(h.ban(subnet, secs))?;
                 }
-                "remove" => wait(h.unban(ip))?,
+                "remove" => wait(h.unban(subnet))?,
                 other => {
                     return Err(MethodError::new(
                         codes::INVALID_PARAMS,
@@ -174,7 +172,7 @@ fn dispatch(h: &P2pHandle, method: &str, params: &Value) -> Result<Value, Method
             let list = wait(h.banned())?;
             Ok(Value::Array(
                 list.into_iter()
-                    .map(|b| json!({ "address": b.ip.to_string(), "banned_until": b.banned_until }))
+                    .map(|b| json!({ "address": b.subnet.to_string(), "banned_until": b.banned_until }))
                     .collect(),
             ))
         }

@@ -1,5 +1,8 @@
 //! The JSON-RPC HTTP server: `POST /` with HTTP Basic authentication.
 //!
+//! The server speaks plain HTTP: bound to anything but loopback it logs a warning at start
+//! ([`cleartext_warning`]) that credentials travel in clear text.
+//!
 //! HTTP statuses: 200 with a JSON-RPC response (errors included), 204 when a body held only
 //! notifications, 401 without valid credentials (after a short delay that slows guessing),
 //! 404 for another path, 405 for another method, 413 for a body over the cap.
@@ -126,6 +129,9 @@ impl RpcServer {
             }
         };
         tracing::info!(addr = %http.local_addr(), cookie = %cookie_path.display(), "JSON-RPC server listening");
+        if let Some(warning) = cleartext_warning(http.local_addr()) {
+            tracing::warn!("{warning}");
+        }
         Ok(RpcServer {
             http: Some(http),
             cookie_path: cookie_path.to_path_buf(),
@@ -170,6 +176,22 @@ impl Drop for RpcServer {
             self.remove_cookie();
         }
     }
+}
+
+/// The warning for an RPC server reachable beyond this host: HTTP Basic credentials (the
+/// cookie or the configured password) travel in clear text, readable by anyone on the path.
+/// `None` on a loopback address.
+pub fn cleartext_warning(listen: SocketAddr) -> Option<String> {
+    if listen.ip().is_loopback() {
+        return None;
+    }
+    Some(format!(
+        "JSON-RPC listens on {listen}, beyond this host: HTTP Basic credentials and every \
+         request travel in clear text, readable and replayable by anyone on the network path. \
+         Bind it to 127.0.0.1 (the default) and reach it through an SSH tunnel \
+         (ssh -L {port}:127.0.0.1:{port} HOST) or a TLS-terminating reverse proxy",
+        port = listen.port()
+    ))
 }
 
 fn reply(
@@ -263,6 +285,22 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Full<By
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &protocol::failure(serde_json::Value::Null, codes::INTERNAL, "internal error"),
             )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_non_loopback_rpc_address_warns_of_clear_text() {
+        for quiet in ["127.0.0.1:27332", "[::1]:27332", "127.0.0.2:1"] {
+            assert_eq!(cleartext_warning(quiet.parse().unwrap()), None, "{quiet}");
+        }
+        for exposed in ["0.0.0.0:27332", "192.168.1.5:27332", "[::]:27332"] {
+            let w = cleartext_warning(exposed.parse().unwrap()).expect(exposed);
+            assert!(w.contains("clear text") && w.contains("SSH tunnel"), "{w}");
         }
     }
 }

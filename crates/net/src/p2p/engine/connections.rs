@@ -10,16 +10,26 @@ impl Engine {
         match c {
             NewConn::Inbound(conn) => {
                 let ip = conn.peer_addr.ip();
+                // The listener's gate refused banned addresses before the handshake; a ban
+                // made while this one's handshake ran is caught here.
                 if self.bans.is_banned(&ip, self.now_unix()) {
+                    self.counters.record_inbound_refused();
                     tracing::debug!(peer = %conn.peer_addr, "refused inbound connection: banned");
                     return;
                 }
+                if let Err(reason) = self.gate.inbound_opened(ip) {
+                    self.counters.record_inbound_refused();
+                    tracing::debug!(peer = %conn.peer_addr, %reason, "refused inbound connection");
+                    return;
+                }
                 let inbound = self.count(Direction::Inbound);
-                if inbound >= self.cfg.max_inbound {
+                if inbound >= self.cfg.max_inbound && !self.evict_inbound() {
+                    self.gate.inbound_closed(ip);
+                    self.counters.record_inbound_refused();
                     tracing::debug!(
                         peer = %conn.peer_addr,
                         limit = self.cfg.max_inbound,
-                        "refused inbound connection: limit reached"
+                        "refused inbound connection: slots full, every inbound peer protected"
                     );
                     return;
                 }
@@ -66,6 +76,32 @@ impl Engine {
         self.slots.values().filter(|s| s.direction == d).count()
     }
 
+    /// Disconnects the inbound peer [`eviction`](crate::p2p::eviction) picks, if any, to
+    /// make room for a newcomer; whether one went.
+    pub(super) fn evict_inbound(&mut self) -> bool {
+        use crate::p2p::eviction::{netgroup_key, select_victim, Candidate};
+        let candidates: Vec<Candidate> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| s.direction == Direction::Inbound)
+            .map(|(id, s)| Candidate {
+                id: *id,
+                connected_ms: s.opened_ms,
+                min_ping_ms: s.peer.min_ping_ms(),
+                last_block_ms: s.last_block_ms,
+                last_tx_ms: s.last_tx_ms,
+                netgroup: netgroup_key(&self.eviction_key, s.addr.ip()),
+                protected: s.manual.is_some(),
+            })
+            .collect();
+        let Some(victim) = select_victim(&candidates) else {
+            return false;
+        };
+        self.counters.record_eviction();
+        self.drop_peer(victim, "evicted to make room for a new inbound peer");
+        true
+    }
+
     pub(super) fn add_slot(
         &mut self,
         conn: Connection,
@@ -76,9 +112,10 @@ impl Engine {
         self.next_id += 1;
         let now = self.now_ms();
         let nonce: u64 = self.rng.random();
-        let our_addr = SocketAddr::new(conn.local_addr.ip(), self.listen.map_or(0, |l| l.port()));
+        let our_addr = self.version_sender_addr(&conn);
         let local = LocalInfo {
             nonce,
+            ping_seed: self.rng.random(),
             best_height: self.shared.chain.read().height(),
             unix_time: self.now_unix() as i64,
             peer_addr: conn.peer_addr,
@@ -92,7 +129,7 @@ impl Engine {
             self.cfg.params.magic,
             self.events_tx.clone(),
             self.counters.clone(),
-            self.cfg.outbox_len,
+            self.conn_limits(),
         );
         self.slots.insert(
             id,
@@ -110,11 +147,35 @@ impl Engine {
                 headers_sent_ms: None,
                 headers_again: false,
                 answered_getaddr: false,
+                addr_tokens: AddrTokens::new(now),
+                last_block_ms: None,
+                last_tx_ms: None,
                 doomed: None,
+                deferred: VecDeque::new(),
+                getdata: VecDeque::new(),
+                notfound: Vec::new(),
+                send_progress: None,
             },
         );
         self.update_peer_counts();
         self.apply(id, actions);
+    }
+
+    /// What `version` says our address is: the configured public address, else the
+    /// unspecified address of the connection's family with our listen port (0 when not
+    /// listening). Never the local interface address: that would tell every peer which
+    /// interface (a LAN address, a VPN) the node sits behind. The port lets an inbound
+    /// peer's side learn where we accept connections.
+    pub(super) fn version_sender_addr(&self, conn: &Connection) -> SocketAddr {
+        if let Some(a) = self.cfg.external_addr {
+            return a;
+        }
+        let port = self.listen.map_or(0, |l| l.port());
+        let ip: std::net::IpAddr = match conn.peer_addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::UNSPECIFIED.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+        };
+        SocketAddr::new(ip, port)
     }
 
     pub(super) fn update_peer_counts(&self) {
@@ -133,6 +194,9 @@ impl Engine {
         let ready = slot.peer.is_ready();
         tracing::info!(%id, peer = %slot.addr, direction = %slot.direction, reason, "peer disconnected");
         slot.conn.close();
+        if slot.direction == Direction::Inbound {
+            self.gate.inbound_closed(slot.addr.ip());
+        }
         self.counters.record_disconnect();
         let (base, max) = (self.cfg.reconnect_base_ms, self.cfg.reconnect_max_ms);
         let stable = ready && now.saturating_sub(slot.opened_ms) >= STABLE_CONNECTION_MS;
@@ -240,12 +304,13 @@ impl Engine {
     // ----- events from connections -----
 
     pub(super) fn on_event(&mut self, id: PeerId, ev: ConnEvent) {
-        let now = self.now_ms();
         let Some(slot) = self.slots.get_mut(&id) else {
             return;
         };
         let actions = match ev {
-            ConnEvent::Message(m) => slot.peer.on_message(m, now),
+            // Through the send-queue gate: held while the peer is paused.
+            ConnEvent::Message(r) => return self.on_received(id, r),
+            ConnEvent::Drained => return self.serve_pending(id),
             ConnEvent::Frame(e) => {
                 tracing::info!(%id, peer = %slot.addr, error = %e, "unreadable byte stream");
                 slot.peer.on_frame_error(&e)
@@ -281,7 +346,10 @@ impl Engine {
                     let addr = self.slots[&id].addr;
                     tracing::warn!(%id, peer = %addr, ?offence, score, ban, "peer misbehaved");
                     if ban {
-                        self.bans.ban(addr.ip(), self.now_unix(), self.cfg.ban_secs);
+                        // A host's range: an IPv6 host changes addresses in its /64 freely.
+                        let subnet = crate::netaddr::host_subnet(addr.ip());
+                        self.bans.ban(subnet, self.now_unix(), self.cfg.ban_secs);
+                        self.bans_changed();
                         self.counters.record_ban();
                         self.orphans.forget_peer(id);
                     }
@@ -300,28 +368,6 @@ impl Engine {
         if let Some(slot) = self.slots.get_mut(&id) {
             let actions = slot.peer.misbehaved(offence);
             self.apply(id, actions);
-        }
-    }
-
-    pub(super) fn send(&mut self, id: PeerId, m: &Message) {
-        let frame = connection::frame(self.cfg.params.magic, m, &self.counters);
-        self.send_frame(id, frame);
-    }
-
-    pub(super) fn send_frame(&mut self, id: PeerId, frame: Arc<Vec<u8>>) {
-        let Some(slot) = self.slots.get_mut(&id) else {
-            return;
-        };
-        if slot.doomed.is_some() {
-            return;
-        }
-        if let Err(e) = slot.conn.outbox.try_send(frame) {
-            slot.doomed = Some(match e {
-                mpsc::error::TrySendError::Full(_) => {
-                    "send queue full (the peer does not read)".to_string()
-                }
-                mpsc::error::TrySendError::Closed(_) => "connection closed".to_string(),
-            });
         }
     }
 
@@ -361,8 +407,10 @@ impl Engine {
                 return;
             }
             if v.sender.port() != 0 {
+                // Its own claim, not proven until we dial it: it enters the book as gossip
+                // from itself, under the same rules as any gossip.
                 let listen = SocketAddr::new(addr.ip(), v.sender.port());
-                self.book.add(listen, now_unix);
+                self.book.add_gossip(listen, now_unix, addr.ip(), now_unix);
                 if let Some(s) = self.slots.get_mut(&id) {
                     s.listen_addr = Some(listen);
                 }
@@ -380,6 +428,9 @@ impl Engine {
             "peer connected"
         );
         if direction == Direction::Outbound {
+            if let Some(s) = self.slots.get_mut(&id) {
+                s.addr_tokens.sent_getaddr();
+            }
             self.send(id, &Message::GetAddr);
         }
         self.request_headers(id);
@@ -405,14 +456,7 @@ impl Engine {
             }
             Message::GetHeaders { locator, stop, .. } => self.on_getheaders(id, &locator, stop),
             Message::GetAddr => self.on_getaddr(id),
-            Message::Addr(list) => {
-                let now_unix = self.now_unix();
-                for a in list {
-                    // A time in the future is a lie; count it as now.
-                    let seen = (a.time as u64).min(now_unix);
-                    self.book.add(SocketAddr::new(a.ip, a.port), seen);
-                }
-            }
+            Message::Addr(list) => self.on_addr(id, list),
             // Handled by the state machine, or nothing to do.
             _ => {}
         }

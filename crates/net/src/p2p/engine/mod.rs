@@ -11,15 +11,18 @@
 mod connections;
 mod relay;
 mod requests;
+mod serve;
 mod sync;
 
+use super::addr_rate::AddrTokens;
 use super::address_book::AddressBook;
 use super::backoff::Backoff;
-use super::connection::{self, ConnEvent, ConnTasks};
+use super::connection::{self, ConnEvent, ConnLimits, ConnTasks, Received};
 use super::counters::NetCounters;
 use super::handle::{
     AddNodeAction, BannedAddress, DisconnectTarget, NetStatus, P2pRequestError, PeerInfo, Request,
 };
+use super::inbound_gate::InboundGate;
 use super::orphan_txs::OrphanTxs;
 use super::{P2pConfig, P2pShared};
 use crate::message::{InvKind, Inventory, Message, PeerAddress, MAX_ADDRS, MAX_HEADERS};
@@ -33,14 +36,12 @@ use parthenon_chain::{ChainError, MempoolError, ValidationError};
 use parthenon_primitives::{Block, BlockHash, Hash256, Transaction};
 use rand::rngs::StdRng;
 use rand::Rng;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// Most blocks served for one `getdata`; the rest are answered `notfound`.
-const MAX_BLOCKS_PER_GETDATA: usize = 128;
 /// Most transactions requested from one peer at a time.
 const MAX_TX_REQUESTS_PER_PEER: usize = 1_000;
 /// A transaction request unanswered this long is dropped (the peer may have evicted it).
@@ -103,8 +104,23 @@ struct Slot {
     headers_sent_ms: Option<u64>,
     headers_again: bool,
     answered_getaddr: bool,
+    /// How many gossiped addresses this peer may still make us process.
+    addr_tokens: AddrTokens,
+    /// When this peer last gave us a block that extended our chain (eviction protects it).
+    last_block_ms: Option<u64>,
+    /// When this peer last gave us a transaction the mempool took (eviction protects it).
+    last_tx_ms: Option<u64>,
     /// Set when the slot must go (its outbox overflowed); reaped after the current event.
     doomed: Option<String>,
+    /// The peer's messages held while it is paused, in order (see [`serve`]).
+    deferred: VecDeque<Received>,
+    /// Items of the peer's `getdata` not served yet, served as its send queue drains.
+    getdata: VecDeque<Inventory>,
+    /// Items of the peer's `getdata` we do not have, sent as one `notfound` at the end.
+    notfound: Vec<Inventory>,
+    /// While the send queue is over budget: the bytes sent when that was last seen to
+    /// change, and when.
+    send_progress: Option<(u64, u64)>,
 }
 
 /// The engine (see the [module docs](self)).
@@ -122,6 +138,12 @@ pub(crate) struct Engine {
     conns_tx: mpsc::Sender<NewConn>,
     book: AddressBook,
     bans: BanList,
+    /// Bans changed since the ban list file was last written.
+    bans_dirty: bool,
+    /// The listener's gate (bans, per-address limits), shared with the accept task.
+    gate: Arc<InboundGate>,
+    /// Keys the network-group hash of inbound eviction.
+    eviction_key: [u8; 32],
     manual: BTreeMap<String, ManualPeer>,
     connect_only: bool,
     dialling: BTreeSet<DialKey>,
@@ -135,6 +157,8 @@ pub(crate) struct Engine {
     orphans: OrphanTxs,
     recent_rejects: HashSet<Hash256>,
     announced_tip: BlockHash,
+    /// The event queue's byte budget, shared by every connection's reader.
+    event_budget: Arc<tokio::sync::Semaphore>,
 }
 
 impl Engine {
@@ -148,11 +172,15 @@ impl Engine {
         listen: Option<SocketAddr>,
         book: AddressBook,
         bans: BanList,
+        gate: Arc<InboundGate>,
         downloader: BlockDownloader,
         events_tx: mpsc::Sender<(PeerId, ConnEvent)>,
         conns_tx: mpsc::Sender<NewConn>,
     ) -> Self {
         let connect_only = !cfg.connect.is_empty();
+        let cfg_event_bytes = cfg
+            .event_queue_bytes
+            .min(tokio::sync::Semaphore::MAX_PERMITS);
         let mut manual = BTreeMap::new();
         for spec in cfg.connect.iter().chain(&cfg.addnode) {
             manual.insert(
@@ -167,6 +195,8 @@ impl Engine {
         let announced_tip = shared.chain.read().tip_hash();
         let headers = HeaderChain::new(cfg.params);
         let orphans = OrphanTxs::new(cfg.max_orphan_txs, cfg.max_orphan_tx_bytes);
+        let mut rng = rng;
+        let eviction_key: [u8; 32] = rng.random();
         Engine {
             cfg,
             shared,
@@ -181,6 +211,9 @@ impl Engine {
             conns_tx,
             book,
             bans,
+            bans_dirty: false,
+            gate,
+            eviction_key,
             manual,
             connect_only,
             dialling: BTreeSet::new(),
@@ -194,6 +227,18 @@ impl Engine {
             orphans,
             recent_rejects: HashSet::new(),
             announced_tip,
+            event_budget: Arc::new(tokio::sync::Semaphore::new(cfg_event_bytes)),
+        }
+    }
+
+    /// The budgets of a new connection.
+    fn conn_limits(&self) -> ConnLimits {
+        ConnLimits {
+            outbox_len: self.cfg.outbox_len,
+            send_budget: self.cfg.send_buffer_bytes,
+            recv_budget: self.cfg.recv_buffer_bytes,
+            queue_budget: self.event_budget.clone(),
+            queue_bytes: self.cfg.event_queue_bytes,
         }
     }
 
@@ -245,6 +290,7 @@ impl Engine {
         if let Err(e) = self.book.save_if_dirty() {
             tracing::warn!(error = %e, "cannot write the address book");
         }
+        self.save_bans_if_dirty();
         tracing::info!("P2P network stopped");
     }
 
@@ -269,6 +315,7 @@ impl Engine {
             let actions = slot.peer.on_tick(now);
             self.apply(id, actions);
         }
+        self.tick_send_queues(now);
         for pid in self
             .downloader
             .stalled(now, self.cfg.block_stall_timeout_ms)
@@ -278,7 +325,12 @@ impl Engine {
         }
         self.maintain_outbound(now);
         let now_unix = self.now_unix();
+        let bans = self.bans.len();
         self.bans.expire(now_unix);
+        if self.bans.len() != bans {
+            self.bans_changed();
+        }
+        self.save_bans_if_dirty();
         self.orphans.expire(now);
         if self.connected_since_prune >= 500
             || (self.connected_since_prune > 0 && self.downloader.is_idle())

@@ -1,9 +1,34 @@
-//! Addresses and transactions: `getaddr`, `inv`, `tx` into the mempool, orphan
+//! Addresses and transactions: `getaddr`, `addr`, `inv`, `tx` into the mempool, orphan
 //! transactions.
 
 use super::*;
 
 impl Engine {
+    /// Gossiped addresses: as many as the sender's token bucket allows go into the book
+    /// (each O(1)); the rest are dropped unread and counted.
+    pub(super) fn on_addr(&mut self, id: PeerId, list: Vec<PeerAddress>) {
+        let now = self.now_ms();
+        let Some(slot) = self.slots.get_mut(&id) else {
+            return;
+        };
+        let allowed = slot.addr_tokens.take(list.len(), now);
+        let source = slot.addr.ip();
+        let dropped = list.len() - allowed;
+        if dropped > 0 {
+            self.counters.record_addrs_dropped(dropped);
+            tracing::debug!(%id, peer = %slot.addr, dropped, "addresses over the peer's rate dropped");
+        }
+        let now_unix = self.now_unix();
+        for a in list.into_iter().take(allowed) {
+            self.book.add_gossip(
+                SocketAddr::new(a.ip, a.port),
+                u64::from(a.time),
+                source,
+                now_unix,
+            );
+        }
+    }
+
     pub(super) fn on_getaddr(&mut self, id: PeerId) {
         let Some(slot) = self.slots.get_mut(&id) else {
             return;
@@ -101,6 +126,10 @@ impl Engine {
         match self.accept_tx(tx) {
             Ok(()) => {
                 tracing::debug!(%id, %txid, "transaction accepted");
+                let now = self.now_ms();
+                if let Some(s) = self.slots.get_mut(&id) {
+                    s.last_tx_ms = Some(now);
+                }
                 self.relay_tx(txid, Some(id));
                 self.retry_orphan_txs();
             }

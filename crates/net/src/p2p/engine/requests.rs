@@ -36,14 +36,15 @@ impl Engine {
                 };
                 let _ = reply.send(result);
             }
-            Request::Ban(ip, secs, reply) => {
-                self.bans.ban(ip, self.now_unix(), secs);
+            Request::Ban(subnet, secs, reply) => {
+                self.bans.ban(subnet, self.now_unix(), secs);
                 self.counters.record_ban();
-                self.save_bans();
+                self.bans_changed();
+                self.save_bans_if_dirty();
                 let ids: Vec<PeerId> = self
                     .slots
                     .iter()
-                    .filter(|(_, s)| s.addr.ip() == ip)
+                    .filter(|(_, s)| subnet.contains(&s.addr.ip()))
                     .map(|(id, _)| *id)
                     .collect();
                 for id in ids {
@@ -51,12 +52,13 @@ impl Engine {
                 }
                 let _ = reply.send(());
             }
-            Request::Unban(ip, reply) => {
-                let result = if self.bans.unban(&ip) {
-                    self.save_bans();
+            Request::Unban(subnet, reply) => {
+                let result = if self.bans.unban(subnet) {
+                    self.bans_changed();
+                    self.save_bans_if_dirty();
                     Ok(())
                 } else {
-                    Err(P2pRequestError::NotFound(format!("{ip} is not banned")))
+                    Err(P2pRequestError::NotFound(format!("{subnet} is not banned")))
                 };
                 let _ = reply.send(result);
             }
@@ -67,8 +69,8 @@ impl Engine {
                     .bans
                     .entries()
                     .into_iter()
-                    .map(|(ip, until)| BannedAddress {
-                        ip,
+                    .map(|(subnet, until)| BannedAddress {
+                        subnet,
                         banned_until: until,
                     })
                     .collect();
@@ -76,7 +78,8 @@ impl Engine {
             }
             Request::ClearBanned(reply) => {
                 self.bans = BanList::new();
-                self.save_bans();
+                self.bans_changed();
+                self.save_bans_if_dirty();
                 let _ = reply.send(());
             }
             Request::AnnounceTx(txid) => self.relay_tx(txid, None),
@@ -87,7 +90,19 @@ impl Engine {
         }
     }
 
-    pub(super) fn save_bans(&self) {
+    /// The ban list changed: the listener's gate gets a copy now (so the next connection
+    /// from a newly banned address is refused before its handshake), and the file is
+    /// written at the next tick (automatic bans) or at once (the operator's, by the caller).
+    pub(super) fn bans_changed(&mut self) {
+        self.gate.set_bans(self.bans.clone());
+        self.bans_dirty = true;
+    }
+
+    /// Writes the ban list file if bans changed since the last write.
+    pub(super) fn save_bans_if_dirty(&mut self) {
+        if !std::mem::take(&mut self.bans_dirty) {
+            return;
+        }
         if let Some(path) = &self.cfg.ban_list {
             if let Err(e) = crate::p2p::persist::save_bans(path, &self.bans) {
                 tracing::warn!(error = %e, "cannot write the ban list");
@@ -147,11 +162,16 @@ impl Engine {
             .iter()
             .map(|(id, s)| {
                 let v = s.peer.their_version();
-                let (tls, fp) = match s.security {
-                    ConnectionSecurity::Plaintext => (false, None),
-                    ConnectionSecurity::Tls { peer_fingerprint } => {
-                        (true, peer_fingerprint.map(|f| f.to_string()))
-                    }
+                let (tls, fp, suite) = match s.security {
+                    ConnectionSecurity::Plaintext => (false, None, None),
+                    ConnectionSecurity::Tls {
+                        peer_fingerprint,
+                        cipher_suite,
+                    } => (
+                        true,
+                        peer_fingerprint.map(|f| f.to_string()),
+                        cipher_suite.map(crate::tls::suite_name),
+                    ),
                 };
                 PeerInfo {
                     id: id.0,
@@ -159,6 +179,7 @@ impl Engine {
                     direction: s.direction.to_string(),
                     tls,
                     cert_fingerprint: fp,
+                    tls_cipher_suite: suite.map(str::to_owned),
                     manual: s.manual.is_some(),
                     ready: s.peer.is_ready(),
                     user_agent: v.map(|v| v.user_agent.clone()),

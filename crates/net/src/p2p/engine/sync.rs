@@ -1,5 +1,5 @@
-//! Headers-first sync: `getheaders`, the download plan, blocks in, and serving headers and
-//! blocks to others.
+//! Headers-first sync: `getheaders`, the download plan, blocks in. Serving headers and
+//! blocks to others is in [`serve`](super::serve).
 
 use super::*;
 
@@ -168,6 +168,10 @@ impl Engine {
                 let connected = outcome.update.connected.len();
                 if connected > 0 {
                     self.connected_since_prune += connected;
+                    // A block that extended our chain: eviction protects its sender.
+                    if let Some(s) = self.slots.get_mut(&id) {
+                        s.last_block_ms = Some(now);
+                    }
                     if let Some(observe) = &self.shared.on_block_connected {
                         observe(started.elapsed());
                     }
@@ -256,73 +260,5 @@ impl Engine {
             None,
         );
         self.retry_orphan_txs();
-    }
-
-    pub(super) fn on_getheaders(&mut self, id: PeerId, locator: &[BlockHash], stop: BlockHash) {
-        let headers = {
-            let chain = self.shared.chain.read();
-            let start = locator
-                .iter()
-                .find(|h| chain.is_active(h))
-                .and_then(|h| chain.entry(h))
-                .map_or(1, |e| e.height + 1);
-            let end = chain
-                .height()
-                .min(start.saturating_add(MAX_HEADERS as u32 - 1));
-            let mut out = Vec::new();
-            for h in start..=end {
-                let Some(e) = chain.hash_at(h).and_then(|x| chain.entry(&x)) else {
-                    break;
-                };
-                out.push(e.header);
-                if e.hash == stop {
-                    break;
-                }
-            }
-            out
-        };
-        self.send(id, &Message::Headers(headers));
-    }
-
-    pub(super) fn on_getdata(&mut self, id: PeerId, items: Vec<Inventory>) {
-        let mut missing = Vec::new();
-        let mut blocks_served = 0;
-        for item in items {
-            match item.kind {
-                InvKind::Block => {
-                    if blocks_served >= MAX_BLOCKS_PER_GETDATA {
-                        missing.push(item);
-                        continue;
-                    }
-                    let read = self.shared.chain.read().read_block(&item.hash);
-                    match read {
-                        Ok(Some(b)) => {
-                            blocks_served += 1;
-                            self.send(id, &Message::Block(b));
-                        }
-                        Ok(None) => missing.push(item),
-                        Err(e) => {
-                            tracing::error!(block = %item.hash, error = %e, "cannot read block");
-                            missing.push(item);
-                        }
-                    }
-                }
-                InvKind::Tx => {
-                    let tx = self
-                        .shared
-                        .mempool
-                        .lock()
-                        .get(&item.hash)
-                        .map(|e| e.tx.as_ref().clone());
-                    match tx {
-                        Some(t) => self.send(id, &Message::Tx(t)),
-                        None => missing.push(item),
-                    }
-                }
-            }
-        }
-        if !missing.is_empty() {
-            self.send(id, &Message::NotFound(missing));
-        }
     }
 }
