@@ -19,6 +19,7 @@ use parking_lot::{Mutex, RwLock};
 use parthenon_chain::mempool::DEFAULT_MEMPOOL_BYTES;
 use parthenon_chain::{miner, Chainstate, ChainstateConfig, Clock, ManualClock, Mempool, Workers};
 use parthenon_crypto::{KeyPair, SigHashCache};
+use parthenon_net::netaddr::Subnet;
 use parthenon_net::p2p::{self, P2pConfig, P2pHandle, P2pShared};
 use parthenon_net::transport::{PeerSpec, Transport, TurmoilTransport};
 use parthenon_node::wallet::{wallet_coins, Wallet, WalletCoin};
@@ -27,7 +28,7 @@ use parthenon_storage::{BlockFiles, MemStore};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -148,8 +149,8 @@ pub struct SimNode {
     pub wallet: Wallet,
     /// The engine's handle while its host runs.
     pub handle: Arc<Mutex<Option<P2pHandle>>>,
-    /// Every address the engine has banned (polled from the engine every 500 ms).
-    pub banned: Arc<Mutex<Vec<IpAddr>>>,
+    /// Every address or subnet the engine has banned (polled every 500 ms).
+    pub banned: Arc<Mutex<Vec<Subnet>>>,
     /// How many times the host's engine started (restarts after a bounce).
     pub starts: Arc<AtomicU64>,
     /// What the node's paced connections did (all zero when it is not paced).
@@ -352,8 +353,8 @@ impl<'a> Cluster<'a> {
                             let Ok(list) = poll.banned().await else { break };
                             let mut seen = banned.lock();
                             for b in list {
-                                if !seen.contains(&b.ip) {
-                                    seen.push(b.ip);
+                                if !seen.contains(&b.subnet) {
+                                    seen.push(b.subnet);
                                 }
                             }
                         }

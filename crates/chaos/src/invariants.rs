@@ -149,9 +149,13 @@ pub fn check_safety(c: &mut Cluster<'_>, honest: &[usize], at: &str) -> Result<(
     let honest_ips: Vec<_> = honest.iter().map(|&i| c.sim.lookup(node_name(i))).collect();
     for &i in honest {
         let banned = c.nodes[i].banned.lock().clone();
-        if let Some(ip) = banned.iter().find(|ip| honest_ips.contains(ip)) {
-            let who = c.sim.reverse_lookup(*ip).unwrap_or_else(|| ip.to_string());
-            return Err(format!("node{i} banned the honest node {who} ({at})"));
+        for subnet in &banned {
+            if let Some(ip) = honest_ips.iter().find(|ip| subnet.contains(ip)) {
+                let who = c.sim.reverse_lookup(*ip).unwrap_or_else(|| ip.to_string());
+                return Err(format!(
+                    "node{i} banned {subnet:?}, which holds the honest node {who} ({at})"
+                ));
+            }
         }
     }
     c.rec.checked(NO_HONEST_BAN, n);

@@ -7,7 +7,8 @@
 //! limited: the peer at the other end paces its own sending, or not.
 
 use parthenon_net::transport::{
-    BoxedListener, BoxedStream, Connection, Listener, PeerSpec, Transport, TransportFuture,
+    AcceptGate, BoxedListener, BoxedStream, Connection, Listener, PeerSpec, Transport,
+    TransportFuture,
 };
 use std::future::Future as _;
 use std::io;
@@ -73,9 +74,14 @@ impl<T: Transport> Transport for PacedTransport<T> {
         })
     }
 
-    fn bind(&self, addr: SocketAddr) -> TransportFuture<'_, BoxedListener> {
+    /// Pacing has no handshake of its own: the wrapped transport asks the gate.
+    fn bind_gated(
+        &self,
+        addr: SocketAddr,
+        gate: Arc<dyn AcceptGate>,
+    ) -> TransportFuture<'_, BoxedListener> {
         Box::pin(async move {
-            let inner = self.inner.bind(addr).await?;
+            let inner = self.inner.bind_gated(addr, gate).await?;
             Ok(Box::new(PacedListener {
                 inner,
                 pace: self.pace,

@@ -985,7 +985,7 @@ pub fn malicious_peer(
         let bans = c
             .nodes
             .iter()
-            .filter(|n| n.banned.lock().contains(&mallory))
+            .filter(|n| n.banned.lock().iter().any(|s| s.contains(&mallory)))
             .count() as u64;
         let seen = stats.lock().clone();
         c.rec.event(
