@@ -15,6 +15,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 use clap::builder::TypedValueParser;
 use clap::Args;
+use parthenon_chain::MempoolPolicy;
 use parthenon_crypto::AesMode;
 use parthenon_net::{parse_peer_spec, PeerSpec};
 use parthenon_node::datadir::DataDir;
@@ -46,6 +47,8 @@ pub(crate) const NODE_ENV_VARS: &[&str] = &[
     "PARTHENON_VERIFY_THREADS",
     "PARTHENON_SYNC_WRITES",
     "PARTHENON_SELF_SPEND",
+    "PARTHENON_MIN_RELAY_FEE_RATE",
+    "PARTHENON_DUST_THRESHOLD",
     "PARTHENON_RPC_LISTEN",
     "PARTHENON_METRICS",
     "PARTHENON_NO_P2P",
@@ -108,6 +111,15 @@ pub(crate) struct NodeArgs {
     /// [file: node.self_spend].
     #[arg(long, value_name = "N")]
     pub(crate) self_spend: Option<usize>,
+    /// Mempool policy: least fee per byte of a transaction, in base units summed over the
+    /// assets it pays (default 1; 0 admits zero-fee transactions)
+    /// [env: PARTHENON_MIN_RELAY_FEE_RATE] [file: mempool.min_relay_fee_rate].
+    #[arg(long, value_name = "UNITS_PER_BYTE")]
+    pub(crate) min_relay_fee_rate: Option<u64>,
+    /// Mempool policy: least amount of any output, in base units (default 441)
+    /// [env: PARTHENON_DUST_THRESHOLD] [file: mempool.dust_threshold].
+    #[arg(long, value_name = "UNITS")]
+    pub(crate) dust_threshold: Option<u64>,
     /// JSON-RPC listen address (default 127.0.0.1:27332 on dev) [env: PARTHENON_RPC_LISTEN]
     /// [file: rpc.listen].
     #[arg(long, value_name = "HOST:PORT")]
@@ -197,6 +209,16 @@ pub(crate) struct ConfigFile {
     pub(crate) crypto: CryptoSection,
     #[serde(default)]
     tls: TlsSection,
+    #[serde(default)]
+    mempool: MempoolSection,
+}
+
+/// `[mempool]` of the configuration file.
+#[derive(serde::Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct MempoolSection {
+    min_relay_fee_rate: Option<u64>,
+    dust_threshold: Option<u64>,
 }
 
 /// `[tls]` of the configuration file.
@@ -638,6 +660,29 @@ pub(crate) fn resolve(
         0,
     )?;
 
+    let mempool_policy = MempoolPolicy {
+        min_fee_rate: r.plain(
+            names!(
+                "--min-relay-fee-rate",
+                "PARTHENON_MIN_RELAY_FEE_RATE",
+                "mempool.min_relay_fee_rate"
+            ),
+            args.min_relay_fee_rate,
+            f.mempool.min_relay_fee_rate,
+            MempoolPolicy::default().min_fee_rate,
+        )?,
+        dust_threshold: r.plain(
+            names!(
+                "--dust-threshold",
+                "PARTHENON_DUST_THRESHOLD",
+                "mempool.dust_threshold"
+            ),
+            args.dust_threshold,
+            f.mempool.dust_threshold,
+            MempoolPolicy::default().dust_threshold,
+        )?,
+    };
+
     let rpc_listen = r
         .address(
             names!("--rpc-listen", "PARTHENON_RPC_LISTEN", "rpc.listen"),
@@ -836,6 +881,7 @@ pub(crate) fn resolve(
             metrics_listen,
             aes: aes_mode(aes_flag, f)?,
             p2p,
+            mempool_policy,
         },
     })
 }
@@ -956,6 +1002,7 @@ mod tests {
         assert_eq!(c.mine_threads, 1);
         assert_eq!(c.durability, Durability::Process);
         assert_eq!(c.self_spend_per_block, 0);
+        assert_eq!(c.mempool_policy, MempoolPolicy::default());
         assert_eq!(c.rpc.listen, RpcConfig::default_listen(params));
         assert!(c.rpc.user_password.is_none());
         assert_eq!(c.metrics_listen, None);
@@ -999,6 +1046,45 @@ mod tests {
         assert_eq!(config(&[], &[], f).p2p.max_inbound_per_host, 6);
         let c = config(&["--max-inbound-per-host", "2"], &[], f);
         assert_eq!(c.p2p.max_inbound_per_host, 2);
+    }
+
+    #[test]
+    fn mempool_policy_precedence_is_flag_env_file_default() {
+        let f = "[mempool]\nmin_relay_fee_rate = 3\ndust_threshold = 1000\n";
+        let env = [
+            ("PARTHENON_MIN_RELAY_FEE_RATE", "2"),
+            ("PARTHENON_DUST_THRESHOLD", "700"),
+        ];
+        let c = config(
+            &["--min-relay-fee-rate", "0", "--dust-threshold", "0"],
+            &env,
+            f,
+        );
+        assert_eq!(
+            c.mempool_policy,
+            MempoolPolicy {
+                min_fee_rate: 0,
+                dust_threshold: 0
+            }
+        );
+        let c = config(&[], &env, f);
+        assert_eq!(
+            (
+                c.mempool_policy.min_fee_rate,
+                c.mempool_policy.dust_threshold
+            ),
+            (2, 700)
+        );
+        let c = config(&[], &[], f);
+        assert_eq!(
+            (
+                c.mempool_policy.min_fee_rate,
+                c.mempool_policy.dust_threshold
+            ),
+            (3, 1000)
+        );
+        let e = error(&[], &[("PARTHENON_DUST_THRESHOLD", "-1")], "");
+        assert!(e.contains("PARTHENON_DUST_THRESHOLD"), "{e}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Crash consistency of the real binary: a dev node mining blocks with transactions is
-//! SIGKILLed at random moments; after every kill the chainstate equals a replay of the stored
-//! best chain and the last block the node reported connected is still on it.
+//! SIGKILLed at random moments (every other round with `--sync-writes`); after every kill the
+//! chainstate equals a replay of the stored best chain and the last block the node reported
+//! connected is still on it.
 
 mod common;
 
@@ -23,17 +24,20 @@ fn sigkill_at_random_moments_loses_no_reported_block_and_keeps_coins_consistent(
     let mut reported_total = 0;
     let mut best_reported = 0u32;
     for round in 0..ROUNDS {
-        let node = NodeProcess::start(
-            &datadir,
-            &[
-                "--block-interval",
-                "0.005",
-                "--verify-threads",
-                "0",
-                "--self-spend",
-                "3",
-            ],
-        );
+        let mut args = vec![
+            "--block-interval",
+            "0.005",
+            "--verify-threads",
+            "0",
+            "--self-spend",
+            "3",
+        ];
+        // Every other round with each block's bytes and batches fsynced: the kills then also
+        // land between a block's fdatasync and the batches that point at it.
+        if round % 2 == 1 {
+            args.push("--sync-writes");
+        }
+        let node = NodeProcess::start(&datadir, &args);
         // Let it get past start-up in the first round so that kills land while mining.
         if round == 0 {
             node.wait_for_blocks(1, Duration::from_secs(30));

@@ -9,6 +9,13 @@
 //! durability ([`parthenon_storage::Durability::Process`]) that batch survives a crash of
 //! the process. The coins cache is a read cache in front of the store: writes go through
 //! to the store with each block's batch, which is what makes the crash guarantee hold.
+//!
+//! Block bytes live in the block files, outside the store, so a batch can outlive the bytes
+//! it points at after a power loss. Two rules keep that recoverable: the block files are
+//! synced before the store whenever the chainstate syncs, and every batch records how far
+//! the block files were durable when it was written ([`BlockPosition`]); at open,
+//! [`recovery`] re-reads every block past that point (and the last few of the active
+//! chain) and rolls back to the last block whose data is intact.
 
 use crate::block_index::{BlockIndex, BlockStatus, IndexEntry};
 use crate::coin::Coin;
@@ -27,7 +34,7 @@ use parthenon_primitives::{
     AssetAmounts, Block, BlockHash, ChainParams, ChainWork, Hash256, OutPoint, TxOut,
 };
 use parthenon_storage::coins::{delete_coin, put_coin, scan_coins};
-use parthenon_storage::{BlockFiles, KvStore, Partition, WriteBatch};
+use parthenon_storage::{BlockFiles, BlockPosition, KvStore, Partition, WriteBatch};
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -35,6 +42,11 @@ use std::sync::Arc;
 const META_TIP: &[u8] = b"tip";
 const META_STATS: &[u8] = b"stats";
 const META_SCHEMA: &[u8] = b"schema";
+/// How far the block files were durable (a [`BlockPosition`]) when the batch holding this
+/// record was written.
+const META_BLOCKS_SYNCED: &[u8] = b"blocks_synced";
+
+mod recovery;
 /// Signature checks handed to a worker at a time while the UTXO stage goes on; each chunk
 /// is verified as one BIP-340 batch, so it is large enough for the multi-scalar
 /// multiplication to pay and small enough to overlap with the UTXO stage.
@@ -219,6 +231,7 @@ impl Chainstate {
             Some(v) => cs.check_schema(&v)?,
         }
         cs.load()?;
+        cs.recover_lost_blocks()?;
         cs.activate_best_chain()?;
         Ok(cs)
     }
@@ -278,6 +291,7 @@ impl Chainstate {
             ChainStats::default().to_bytes(),
         );
         batch.put(Partition::Meta, META_SCHEMA, self.schema_record());
+        self.put_sync_marker(&mut batch);
         self.store.write(batch)?;
         Ok(())
     }
@@ -486,11 +500,27 @@ impl Chainstate {
         self.index.child_context(self.tip(), self.params)
     }
 
-    /// Makes everything written so far durable against power loss.
+    /// Makes everything written so far durable against power loss: the block files first,
+    /// then the store, so the store never becomes durable pointing at block bytes that are
+    /// not.
     pub fn sync(&self) -> Result<(), ChainError> {
         self.blocks.sync()?;
+        let mut batch = WriteBatch::new();
+        self.put_sync_marker(&mut batch);
+        self.store.write(batch)?;
         self.store.sync()?;
         Ok(())
+    }
+
+    /// Records in `batch` how far the block files are durable now. Every batch carries it,
+    /// so whatever state of the store survives a crash also says which block records it
+    /// may reference without them being on the disk.
+    fn put_sync_marker(&self, batch: &mut WriteBatch) {
+        batch.put(
+            Partition::Meta,
+            META_BLOCKS_SYNCED,
+            self.blocks.synced_end().to_bytes().to_vec(),
+        );
     }
 
     // ----- block processing -----
@@ -628,6 +658,7 @@ impl Chainstate {
     fn persist_entry(&self, e: &IndexEntry) -> Result<(), ChainError> {
         let mut batch = WriteBatch::new();
         batch.put(Partition::BlockIndex, e.hash.0.to_vec(), e.to_bytes());
+        self.put_sync_marker(&mut batch);
         self.store.write(batch)?;
         Ok(())
     }
@@ -865,6 +896,7 @@ impl Chainstate {
         batch.put(Partition::Undo, hash.0.to_vec(), undo.to_bytes());
         batch.put(Partition::Meta, META_TIP, hash.0.to_vec());
         batch.put(Partition::Meta, META_STATS, stats.to_bytes());
+        self.put_sync_marker(&mut batch);
         self.store.write(batch)?;
 
         self.stats = stats;
@@ -927,12 +959,23 @@ impl Chainstate {
         batch.delete(Partition::Undo, entry.hash.0.to_vec());
         batch.put(Partition::Meta, META_TIP, entry.header.prev_hash.0.to_vec());
         batch.put(Partition::Meta, META_STATS, stats.to_bytes());
+        self.put_sync_marker(&mut batch);
         self.store.write(batch)?;
 
         self.stats = stats;
         self.cache.apply(removed.iter(), undo.spent.into_iter());
         self.active.pop();
         Ok(Arc::new(block))
+    }
+}
+
+impl Drop for Chainstate {
+    /// The store fsyncs its journal when it closes; the block files go first so that this
+    /// never makes a state durable whose block bytes are not.
+    fn drop(&mut self) {
+        if let Err(e) = self.blocks.sync() {
+            tracing::error!(error = %e, "could not sync the block files on close");
+        }
     }
 }
 

@@ -37,6 +37,6 @@ pub use chainstate::{
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use coin::Coin;
 pub use error::ChainError;
-pub use mempool::{Mempool, MempoolError};
+pub use mempool::{Mempool, MempoolError, MempoolPolicy, PolicyError};
 pub use validation::ValidationError;
 pub use workers::Workers;

@@ -6,7 +6,8 @@
 //! full, the entries with the lowest fee rate are evicted; a newcomer that cannot make room
 //! by evicting only entries of a lower rate is refused and evicts nothing. Fee rate is a
 //! ranking policy, not consensus: base units of fee summed over the three assets, per 1,000
-//! bytes.
+//! bytes. The relay policy ([`MempoolPolicy`]: minimum fee rate, dust, output keys) decides
+//! what may enter at all.
 
 use crate::chainstate::{ChainUpdate, Chainstate};
 use crate::error::ChainError;
@@ -17,6 +18,13 @@ use parthenon_primitives::{AssetAmounts, Block, OutPoint, Transaction, TxOut, Tx
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+
+mod policy;
+
+pub use policy::{
+    MempoolPolicy, PolicyError, DEFAULT_DUST_THRESHOLD, DEFAULT_MIN_FEE_RATE, KEY_OUTPUT_BYTES,
+    SPEND_INPUT_BYTES,
+};
 
 /// Default mempool size limit in bytes.
 pub const DEFAULT_MEMPOOL_BYTES: usize = 64 * 1024 * 1024;
@@ -58,6 +66,9 @@ pub enum MempoolError {
         /// The lowest rate held that the newcomer does not beat.
         lowest: u64,
     },
+    /// Valid, but breaks this node's relay policy.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
     /// Reading the chainstate failed.
     #[error(transparent)]
     Chain(Box<ChainError>),
@@ -109,11 +120,17 @@ pub struct Mempool {
     bytes: usize,
     max_bytes: usize,
     next_seq: u64,
+    policy: MempoolPolicy,
 }
 
 impl Mempool {
-    /// An empty pool of at most `max_bytes`.
+    /// An empty pool of at most `max_bytes` with the default relay policy.
     pub fn new(max_bytes: usize) -> Self {
+        Self::with_policy(max_bytes, MempoolPolicy::default())
+    }
+
+    /// An empty pool of at most `max_bytes` admitting what `policy` allows.
+    pub fn with_policy(max_bytes: usize, policy: MempoolPolicy) -> Self {
         Mempool {
             entries: HashMap::new(),
             spends: HashMap::new(),
@@ -121,7 +138,13 @@ impl Mempool {
             bytes: 0,
             max_bytes,
             next_seq: 0,
+            policy,
         }
+    }
+
+    /// The relay policy.
+    pub fn policy(&self) -> &MempoolPolicy {
+        &self.policy
     }
 
     /// Number of transactions.
@@ -207,6 +230,7 @@ impl Mempool {
                 max: max_size,
             });
         }
+        self.policy.check_outputs(&tx)?;
         for i in &tx.inputs {
             if let Some(existing) = self.spends.get(&i.prevout) {
                 return Err(MempoolError::Conflict {
@@ -229,6 +253,7 @@ impl Mempool {
         }
         let fee =
             utxo::check_tx_against_coins(&tx, txid, &coins, chain.height() + 1, chain.params())?;
+        self.policy.check_fee(&fee, size)?;
         let spent: Vec<&TxOut> = coins.iter().map(|c| &c.output).collect();
         let mut checks = Vec::with_capacity(tx.inputs.len());
         collect_tx_checks(&chain.genesis_hash(), &tx, txid, 0, &spent, &mut checks)?;

@@ -34,14 +34,22 @@ impl ReplayReport {
 /// At most this many differences are listed.
 const MAX_PROBLEMS: usize = 20;
 
-/// Replays the active chain from the block files and compares coin by coin.
-pub fn verify_chainstate(chain: &Chainstate) -> Result<ReplayReport, ChainError> {
+/// The coins of the active chain up to `height`, rebuilt from the block files alone, and
+/// the inputs the replay could not resolve (the first 20 are described; any
+/// problem means the stored chain is not a valid chain).
+///
+/// Holds the whole replayed set in memory. Used by [`verify_chainstate`] and by start-up
+/// recovery when undo data needed to roll back is missing.
+pub fn replay_coins(
+    chain: &Chainstate,
+    height: u32,
+) -> Result<(HashMap<OutPoint, Coin>, Vec<String>), ChainError> {
     let mut utxos: HashMap<OutPoint, Coin> = HashMap::new();
     let mut problems = Vec::new();
-    for height in 1..=chain.height() {
+    for height in 1..=height {
         let hash = chain
             .hash_at(height)
-            .expect("height within the active chain");
+            .ok_or_else(|| ChainError::Corrupt(format!("no active block at height {height}")))?;
         let block = chain
             .read_block(&hash)?
             .ok_or_else(|| ChainError::Corrupt(format!("active block {hash} has no data")))?;
@@ -69,6 +77,12 @@ pub fn verify_chainstate(chain: &Chainstate) -> Result<ReplayReport, ChainError>
             }
         }
     }
+    Ok((utxos, problems))
+}
+
+/// Replays the active chain from the block files and compares coin by coin.
+pub fn verify_chainstate(chain: &Chainstate) -> Result<ReplayReport, ChainError> {
+    let (utxos, mut problems) = replay_coins(chain, chain.height())?;
     let mut replayed_supply = AssetAmounts::default();
     for c in utxos.values() {
         replayed_supply.checked_add(c.output.asset, c.output.amount);

@@ -108,11 +108,21 @@ fn readers_see_consistent_tip_and_stats_while_a_writer_connects_blocks() {
     let writer = {
         let shared = shared.clone();
         let blocks = blocks.clone();
+        let looks = looks.clone();
         thread::spawn(move || {
             for b in blocks {
                 let hash = b.hash();
+                let before = looks.load(Ordering::Relaxed);
                 shared.write().process_block(b, now()).unwrap();
                 assert_eq!(shared.read().tip_hash(), hash);
+                // Let a reader in between blocks: on a loaded 2-core machine the writer
+                // could otherwise take the lock back every time (bounded, never a hang).
+                let deadline = std::time::Instant::now() + std::time::Duration::from_millis(200);
+                while looks.load(Ordering::Relaxed) == before
+                    && std::time::Instant::now() < deadline
+                {
+                    thread::yield_now();
+                }
             }
         })
     };

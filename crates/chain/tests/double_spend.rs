@@ -45,10 +45,10 @@ fn mempool_keeps_the_first_spend_and_rejects_a_conflicting_second() {
     let (tc, blocks) = matured();
     let owner = miner_key();
     let coins = coinbase_coins(&blocks[0]);
-    let first = spend(&coins, &owner, pubkey(&key(2)), no_fee());
-    let second = spend(&coins, &owner, pubkey(&key(3)), no_fee());
+    let first = spend(&coins, &owner, pubkey(&key(2)), relay_fee());
+    let second = spend(&coins, &owner, pubkey(&key(3)), relay_fee());
     // Spends only the last of the three coins: still a conflict.
-    let partial = spend(&coins[2..], &owner, pubkey(&key(4)), no_fee());
+    let partial = spend(&coins[2..], &owner, pubkey(&key(4)), relay_fee());
 
     let mut pool = Mempool::new(DEFAULT_MEMPOOL_BYTES);
     assert_eq!(pool.accept(first.clone(), &tc.chain).unwrap(), first.txid());
@@ -178,7 +178,7 @@ fn after_reorg_away_from_the_first_spend_the_second_can_be_mined_and_the_mempool
     let alice = key(2);
     let bob = key(3);
     let coins = coinbase_coins(&blocks[0]);
-    let first = spend(&coins, &owner, pubkey(&alice), no_fee());
+    let first = spend(&coins, &owner, pubkey(&alice), relay_fee());
     let second = spend(&coins, &owner, pubkey(&bob), fee(1_000, 0, 0));
     let fork = tc.chain.tip_hash();
 
@@ -187,13 +187,14 @@ fn after_reorg_away_from_the_first_spend_the_second_can_be_mined_and_the_mempool
     let a1 = BlockBuilder::on(&tc.chain, fork)
         .tag(b"A")
         .tx(first.clone())
+        .fees(relay_fee())
         .build();
     let out = tc.process(a1.clone()).unwrap();
     pool.apply_chain_update(&out.update, &tc.chain);
     assert!(pool.is_empty(), "confirmed transaction left the pool");
 
     // Spends of the first spend's outputs wait in the mempool.
-    let child = spend(&outputs_of(&first), &alice, pubkey(&alice), no_fee());
+    let child = spend(&outputs_of(&first), &alice, pubkey(&alice), relay_fee());
     pool.accept(child.clone(), &tc.chain).unwrap();
     // The second spend conflicts with the chain now.
     assert!(matches!(

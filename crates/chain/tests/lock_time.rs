@@ -30,7 +30,7 @@ fn locked(block: &Block, lock_time: u32, sequence: u32) -> Transaction {
         &[&owner],
         vec![TxOut::to_key(
             Asset::Talanton,
-            coin.1.amount,
+            coin.1.amount - relay_fee().get(Asset::Talanton),
             pubkey(&key(2)),
         )],
     );

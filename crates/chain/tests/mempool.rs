@@ -3,8 +3,9 @@
 mod common;
 
 use common::*;
+use parthenon_chain::mempool::DEFAULT_DUST_THRESHOLD;
 use parthenon_chain::mempool::DEFAULT_MEMPOOL_BYTES;
-use parthenon_chain::{miner, BlockDisposition, Mempool, MempoolError};
+use parthenon_chain::{miner, BlockDisposition, Mempool, MempoolError, MempoolPolicy, PolicyError};
 use parthenon_primitives::{Asset, AssetAmounts, Block, Transaction, TxOut};
 
 fn matured(n: usize) -> (TestChain, Vec<Block>) {
@@ -23,7 +24,7 @@ fn small_tx(block: &Block, fee_units: u64) -> Transaction {
 #[test]
 fn full_mempool_evicts_the_lowest_fee_rate_and_refuses_a_lower_newcomer() {
     let (tc, blocks) = matured(106);
-    let txs: Vec<Transaction> = [100, 300, 200, 400, 50]
+    let txs: Vec<Transaction> = [1_000, 3_000, 2_000, 4_000, 500]
         .iter()
         .enumerate()
         .map(|(i, f)| small_tx(&blocks[i], *f))
@@ -36,7 +37,7 @@ fn full_mempool_evicts_the_lowest_fee_rate_and_refuses_a_lower_newcomer() {
         pool.accept(tx.clone(), &tc.chain).unwrap();
     }
     assert_eq!(pool.len(), 3);
-    // 400 evicts the lowest, 100.
+    // 4,000 evicts the lowest, 1,000.
     pool.accept(txs[3].clone(), &tc.chain).unwrap();
     assert_eq!(pool.len(), 3);
     assert!(!pool.contains(&txs[0].txid()));
@@ -48,7 +49,7 @@ fn full_mempool_evicts_the_lowest_fee_rate_and_refuses_a_lower_newcomer() {
     );
     // The evicted coin is free again for another spend.
     assert_eq!(pool.spender_of(&txs[0].inputs[0].prevout), None);
-    // 50 is below everything held: refused, nothing evicted.
+    // 500 is below everything held: refused, nothing evicted.
     let low_rate = pool.get(&txs[2].txid()).unwrap().fee_rate;
     match pool.accept(txs[4].clone(), &tc.chain) {
         Err(MempoolError::Full { rate, lowest }) => {
@@ -58,7 +59,7 @@ fn full_mempool_evicts_the_lowest_fee_rate_and_refuses_a_lower_newcomer() {
         other => panic!("expected Full, got {other:?}"),
     }
     // Equal to the lowest is refused too.
-    let equal = small_tx(&blocks[5], 200);
+    let equal = small_tx(&blocks[5], 2_000);
     assert!(matches!(
         pool.accept(equal, &tc.chain),
         Err(MempoolError::Full { .. })
@@ -68,11 +69,11 @@ fn full_mempool_evicts_the_lowest_fee_rate_and_refuses_a_lower_newcomer() {
 
 #[test]
 fn refused_newcomer_evicts_nothing() {
-    // The pool holds three small transactions (rates 100 < 300 < 500). A large newcomer
+    // The pool holds three small transactions (fees 1,000 < 3,000 < 5,000). A large newcomer
     // whose rate beats only the lowest would need two evictions to fit; it is refused, and
     // the lowest must still be there.
     let (tc, blocks) = matured(110);
-    let small: Vec<Transaction> = [100, 300, 500]
+    let small: Vec<Transaction> = [1_000, 3_000, 5_000]
         .iter()
         .enumerate()
         .map(|(i, f)| small_tx(&blocks[i], *f))
@@ -88,7 +89,7 @@ fn refused_newcomer_evicts_nothing() {
         .map(|i| coinbase_coins(&blocks[i])[0].clone())
         .collect();
     let total: u64 = coins.iter().map(|(_, o)| o.amount).sum();
-    let big_fee = 2 * 200; // twice the size at about twice the rate of the lowest
+    let big_fee = 2 * 2_000; // twice the size at about twice the rate of the lowest
     let big = spend_with(
         &coins,
         &[&miner_key(), &miner_key(), &miner_key()],
@@ -123,7 +124,7 @@ fn template_includes_mempool_transactions_and_claims_subsidy_plus_fees() {
     let (mut tc, blocks) = matured(104);
     let owner = miner_key();
     let mut pool = Mempool::new(DEFAULT_MEMPOOL_BYTES);
-    let fees = [fee(1_000, 0, 0), fee(0, 2_000, 0), fee(3, 4, 5)];
+    let fees = [fee(1_000, 0, 0), fee(0, 2_000, 0), fee(300, 400, 500)];
     let mut txids = Vec::new();
     for (i, f) in fees.iter().enumerate() {
         let tx = spend(&coinbase_coins(&blocks[i]), &owner, pubkey(&key(2)), *f);
@@ -180,9 +181,9 @@ fn template_includes_mempool_transactions_and_claims_subsidy_plus_fees() {
 fn template_respects_fee_rate_order_and_chain_update_clears_confirmed() {
     let (mut tc, blocks) = matured(104);
     let mut pool = Mempool::new(DEFAULT_MEMPOOL_BYTES);
-    let low = small_tx(&blocks[0], 10);
+    let low = small_tx(&blocks[0], 300);
     let high = small_tx(&blocks[1], 10_000);
-    let mid = small_tx(&blocks[2], 500);
+    let mid = small_tx(&blocks[2], 1_000);
     for tx in [&low, &high, &mid] {
         pool.accept(tx.clone(), &tc.chain).unwrap();
     }
@@ -220,10 +221,141 @@ fn transaction_larger_than_the_whole_pool_is_refused_and_the_bound_holds() {
     );
 }
 
+/// A TALANTON coinbase coin of `block` spent into `outputs` (their amounts are taken from
+/// the coin, the rest is the fee).
+fn spend_into(block: &Block, outputs: Vec<TxOut>) -> Transaction {
+    let coin = coinbase_coins(block)[0].clone();
+    spend_with(&[coin], &[&miner_key()], outputs)
+}
+
+#[test]
+fn relay_policy_boundaries_each_rule_named_in_the_error() {
+    let (tc, blocks) = matured(106);
+    let mut pool = Mempool::new(DEFAULT_MEMPOOL_BYTES);
+    assert_eq!(*pool.policy(), MempoolPolicy::default());
+    let amount = coinbase_coins(&blocks[0])[0].1.amount;
+    let to = pubkey(&key(2));
+
+    // Minimum fee: exactly 1 base unit per byte is enough, one unit less is not. The size
+    // does not depend on the amounts (fixed width), so one probe gives it.
+    let size =
+        spend_into(&blocks[0], vec![TxOut::to_key(Asset::Talanton, 1, to)]).encoded_len() as u64;
+    let short = spend_into(
+        &blocks[0],
+        vec![TxOut::to_key(Asset::Talanton, amount - size + 1, to)],
+    );
+    match pool.accept(short, &tc.chain) {
+        Err(MempoolError::Policy(PolicyError::FeeTooLow { fee, size: s, .. })) => {
+            assert_eq!((fee, s as u64), (u128::from(size) - 1, size))
+        }
+        other => panic!("expected FeeTooLow, got {other:?}"),
+    }
+    let exact = spend_into(
+        &blocks[0],
+        vec![TxOut::to_key(Asset::Talanton, amount - size, to)],
+    );
+    pool.accept(exact, &tc.chain).unwrap();
+
+    // Dust: an output of exactly the threshold passes, one unit less is refused.
+    let dust = DEFAULT_DUST_THRESHOLD;
+    let change = |b: &Block| coinbase_coins(b)[0].1.amount - dust - 1_000;
+    let below = spend_into(
+        &blocks[1],
+        vec![
+            TxOut::to_key(Asset::Talanton, change(&blocks[1]), to),
+            TxOut::to_key(Asset::Talanton, dust - 1, to),
+        ],
+    );
+    let err = pool.accept(below, &tc.chain).unwrap_err();
+    assert!(
+        matches!(err, MempoolError::Policy(PolicyError::Dust { vout: 1, .. })),
+        "{err:?}"
+    );
+    assert!(err.to_string().starts_with("policy dust:"), "{err}");
+    let at = spend_into(
+        &blocks[1],
+        vec![
+            TxOut::to_key(Asset::Talanton, change(&blocks[1]), to),
+            TxOut::to_key(Asset::Talanton, dust, to),
+        ],
+    );
+    pool.accept(at, &tc.chain).unwrap();
+
+    // Output keys: x = 5 is not on the curve (5^3 + 7 is not a square mod p), x = 1 is.
+    let mut off_curve = [0u8; 32];
+    off_curve[31] = 5;
+    let mut on_curve = [0u8; 32];
+    on_curve[31] = 1;
+    let pay = |b: &Block, key| {
+        spend_into(
+            b,
+            vec![TxOut::to_key(
+                Asset::Talanton,
+                coinbase_coins(b)[0].1.amount - 1_000,
+                key,
+            )],
+        )
+    };
+    let err = pool
+        .accept(pay(&blocks[2], off_curve), &tc.chain)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            MempoolError::Policy(PolicyError::InvalidOutputKey { vout: 0 })
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().starts_with("policy output-key:"), "{err}");
+    pool.accept(pay(&blocks[2], on_curve), &tc.chain).unwrap();
+    assert_eq!(pool.len(), 3);
+}
+
+#[test]
+fn relay_policy_is_not_consensus() {
+    // A zero-fee transaction with a zero-value output to a key off the curve: the mempool
+    // refuses it, a block may carry it.
+    let (mut tc, blocks) = matured(102);
+    let mut off_curve = [0u8; 32];
+    off_curve[31] = 5;
+    let amount = coinbase_coins(&blocks[0])[0].1.amount;
+    let tx = spend_into(
+        &blocks[0],
+        vec![
+            TxOut::to_key(Asset::Talanton, amount, pubkey(&key(2))),
+            TxOut::to_key(Asset::Talanton, 0, off_curve),
+        ],
+    );
+    let mut pool = Mempool::new(DEFAULT_MEMPOOL_BYTES);
+    assert!(matches!(
+        pool.accept(tx.clone(), &tc.chain),
+        Err(MempoolError::Policy(_))
+    ));
+    tc.mine_txs(vec![tx]);
+    assert_consistent(&tc.chain);
+    // A pool configured without fee and dust rules admits a zero-fee spend.
+    let mut lax = Mempool::with_policy(
+        DEFAULT_MEMPOOL_BYTES,
+        MempoolPolicy {
+            min_fee_rate: 0,
+            dust_threshold: 0,
+        },
+    );
+    let free = spend_into(
+        &blocks[1],
+        vec![TxOut::to_key(
+            Asset::Talanton,
+            coinbase_coins(&blocks[1])[0].1.amount,
+            pubkey(&key(3)),
+        )],
+    );
+    lax.accept(free, &tc.chain).unwrap();
+}
+
 #[test]
 fn test_accept_judges_like_accept_but_adds_and_evicts_nothing() {
     let (tc, blocks) = matured(105);
-    let txs: Vec<Transaction> = [100, 300, 400, 50]
+    let txs: Vec<Transaction> = [1_000, 3_000, 4_000, 500]
         .iter()
         .enumerate()
         .map(|(i, f)| small_tx(&blocks[i], *f))
@@ -235,13 +367,13 @@ fn test_accept_judges_like_accept_but_adds_and_evicts_nothing() {
     pool.accept(txs[1].clone(), &tc.chain).unwrap();
     let before = (pool.txids(), pool.bytes());
 
-    // 400 would evict 100: allowed, with its fee; but nothing moves.
+    // 4,000 would evict 1,000: allowed, with its fee; but nothing moves.
     let (txid, fees) = pool.test_accept(txs[2].clone(), &tc.chain).unwrap();
     assert_eq!(txid, txs[2].txid());
-    assert_eq!(fees, fee(400, 0, 0));
+    assert_eq!(fees, fee(4_000, 0, 0));
     assert_eq!((pool.txids(), pool.bytes()), before);
     assert_eq!(pool.spender_of(&txs[2].inputs[0].prevout), None);
-    // 50 would be refused as accept refuses it.
+    // 500 would be refused as accept refuses it.
     assert!(matches!(
         pool.test_accept(txs[3].clone(), &tc.chain),
         Err(MempoolError::Full { .. })

@@ -15,7 +15,7 @@ fn matured() -> (TestChain, Vec<parthenon_primitives::Block>) {
 
 fn tx_spending(block: &parthenon_primitives::Block) -> Transaction {
     let coin = coinbase_coins(block)[0].clone();
-    spend(&[coin], &miner_key(), pubkey(&key(2)), fee(0, 0, 0))
+    spend(&[coin], &miner_key(), pubkey(&key(2)), relay_fee())
 }
 
 #[test]

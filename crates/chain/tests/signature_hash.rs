@@ -48,7 +48,8 @@ fn a_relayed_sequence_change_re_ids_the_transaction_and_breaks_its_signature() {
         .iter()
         .map(|b| coinbase_coins(b)[0].clone())
         .collect();
-    let total = coins[0].1.amount + coins[1].1.amount;
+    // Pays the relay policy's fee, so that the mempool gets as far as the signatures.
+    let total = coins[0].1.amount + coins[1].1.amount - relay_fee().get(Asset::Talanton);
     let tx = spend_with(
         &coins,
         &[&owner, &owner],
@@ -83,7 +84,7 @@ fn spends_signed_for_main_or_test_are_invalid_on_dev() {
         &[&owner],
         vec![TxOut::to_key(
             Asset::Talanton,
-            coin.1.amount,
+            coin.1.amount - relay_fee().get(Asset::Talanton),
             pubkey(&key(2)),
         )],
     );

@@ -48,7 +48,8 @@ fn invalid_signature_names_the_transaction_and_input() {
     let owner = miner_key();
     let c1 = coinbase_coins(&blocks[0])[0].clone();
     let c2 = coinbase_coins(&blocks[1])[0].clone();
-    let total = c1.1.amount + c2.1.amount;
+    // Pays the policy's fee, so that the mempool gets as far as the signatures.
+    let total = c1.1.amount + c2.1.amount - relay_fee().get(Asset::Talanton);
     let mut tx = spend_with(
         &[c1, c2.clone()],
         &[&owner, &owner],

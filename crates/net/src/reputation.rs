@@ -32,6 +32,14 @@ pub enum Offence {
     ProtocolViolation,
     /// Headers that do not connect to anything we know.
     UnconnectedHeaders,
+    /// A transaction longer than the largest one we accept, refused from its encoded length
+    /// (an honest node running this policy never relays one).
+    OversizedTransaction,
+    /// More bytes of transactions the mempool refused (policy or consensus) than the
+    /// per-peer budget allows: validating them is work the peer makes us do for nothing.
+    RejectedTransactionFlood,
+    /// A requested block not delivered within its deadline (the peer is disconnected too).
+    Stalling,
 }
 
 impl Offence {
@@ -45,6 +53,9 @@ impl Offence {
             Offence::Flood => 50,
             Offence::ProtocolViolation => 20,
             Offence::UnconnectedHeaders => 20,
+            Offence::OversizedTransaction => 20,
+            Offence::RejectedTransactionFlood => 10,
+            Offence::Stalling => 20,
         }
     }
 }

@@ -335,31 +335,62 @@ fn small(per_peer: usize, window: u32) -> BlockDownloader {
     BlockDownloader::new(DownloadConfig { per_peer, window }, DEFAULT_MAX_ORPHANS).unwrap()
 }
 
+/// When every peer stalls nobody can take the requests over, but waiting forever is worse:
+/// the most overdue peer goes (the driver dials a replacement), the others keep theirs.
 #[test]
-fn a_single_peer_is_waited_for_rather_than_dropped() {
+fn when_every_peer_stalls_the_most_overdue_one_is_dropped() {
     let mut dl = small(4, 16);
     dl.set_plan(fake_plan(0, 100));
     assert_eq!(dl.assign(&[P1], 0), vec![(P1, (1..=4).map(fake).collect())]);
-    assert!(dl.stalled(60_000, DEFAULT_STALL_TIMEOUT_MS).is_empty());
-    assert_eq!(dl.in_flight_from(P1).len(), 4, "kept its requests");
-
-    // A second peer arrives: now the first can be replaced.
+    assert!(dl
+        .stalled(DEFAULT_STALL_TIMEOUT_MS, DEFAULT_STALL_TIMEOUT_MS)
+        .is_empty());
+    // A lone peer that stalls is dropped too: the old scheduler waited for it forever.
     assert_eq!(
-        dl.assign(&[P1, P2], 60_000),
+        dl.stalled(DEFAULT_STALL_TIMEOUT_MS + 1, DEFAULT_STALL_TIMEOUT_MS),
+        vec![P1]
+    );
+    assert!(dl.peers().is_empty() && dl.in_flight() == 0);
+
+    // Two peers, both stalling: only the worse one goes.
+    let mut dl = small(4, 16);
+    dl.set_plan(fake_plan(0, 100));
+    assert_eq!(dl.assign(&[P1], 0), vec![(P1, (1..=4).map(fake).collect())]);
+    assert_eq!(
+        dl.assign(&[P1, P2], 5_000),
         vec![(P2, (5..=8).map(fake).collect())]
     );
-    assert!(
-        dl.stalled(70_001, DEFAULT_STALL_TIMEOUT_MS).is_empty(),
-        "both stall now: nobody would be left to take over"
+    assert_eq!(
+        dl.stalled(15_001, DEFAULT_STALL_TIMEOUT_MS),
+        vec![P1],
+        "P1 is 5 s late, P2 1 ms"
     );
-    assert_eq!(dl.in_flight(), 8);
-    // P2 delivers: P1 alone is overdue, and P2 takes over.
-    dl.received(&fake(5), 70_001);
-    assert_eq!(dl.stalled(70_002, DEFAULT_STALL_TIMEOUT_MS), vec![P1]);
     assert_eq!(dl.peers(), vec![P2]);
-    // P1's blocks, the lowest, go to P2 as it makes room.
-    dl.received(&fake(6), 70_100);
-    assert_eq!(dl.assign(&[P2], 70_100), vec![(P2, vec![fake(1), fake(2)])]);
+    assert_eq!(dl.in_flight_from(P2).len(), 4, "P2 kept its requests");
+}
+
+/// A peer cannot keep the block the window waits on by delivering others now and then: each
+/// request has its own deadline, which other deliveries do not move.
+#[test]
+fn a_peer_trickling_other_blocks_still_stalls_on_the_one_it_holds() {
+    let mut dl = small(4, 64);
+    dl.set_plan(fake_plan(0, 64));
+    assert_eq!(dl.assign(&[P1, P2], 0).len(), 2);
+    for h in 5..=8 {
+        dl.received(&fake(h), 500);
+    }
+    dl.assign(&[P2], 500);
+    // P1 delivers 2, 3 and 4 but never 1, the block the window waits on.
+    for (h, t) in [(2, 3_000), (3, 6_000), (4, 9_000)] {
+        dl.received(&fake(h), t);
+        assert!(dl.stalled(t, DEFAULT_STALL_TIMEOUT_MS).is_empty());
+    }
+    assert!(dl.stalled(10_000, DEFAULT_STALL_TIMEOUT_MS).is_empty());
+    assert_eq!(dl.stalled(10_001, DEFAULT_STALL_TIMEOUT_MS), vec![P1]);
+    assert!(
+        dl.holder(&fake(1)).is_none(),
+        "block 1 goes back to the queue"
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@ use parthenon_chain::ValidationError;
 use parthenon_net::locator_heights;
 use parthenon_net::message::MAX_HEADERS;
 use parthenon_net::reputation::Offence;
-use parthenon_net::sync::{HeaderChain, HeadersError};
+use parthenon_net::sync::{HeaderChain, HeadersError, HeadersPresync, PeerId, PresyncOutcome};
 use parthenon_primitives::pow::{check_proof_of_work, hash_to_uint, target_from_compact, PowError};
 use parthenon_primitives::{Block, BlockHeader, ChainParams, ChainWork, Hash256, Network};
 use sync_common::*;
@@ -479,4 +479,65 @@ fn headers_of_blocks_known_invalid_are_refused() {
         "{err:?}"
     );
     assert!(hc.is_empty());
+}
+
+/// The pre-sync validates low-work headers with its own O(1) state (last 11 times and the
+/// retarget anchors); it must agree with the chainstate at every retarget boundary, whether
+/// the chain starts at genesis or at an indexed block mid-window.
+#[test]
+fn presync_checks_retargets_like_the_chainstate() {
+    let mut q = retargeting_params().clone();
+    q.min_chain_work = u128::MAX; // everything is pre-synced
+    let p: &'static ChainParams = Box::leak(Box::new(q));
+    let mut source = TestChain::with_params(p);
+    let mut blocks = Vec::new();
+    for height in 1..=14u32 {
+        let parent = source.chain.tip().clone();
+        let bits = source.chain.index().next_bits(&parent, p);
+        let mut b = unmined(&parent.header, height, bits, parent.header.time + 1, b"r");
+        mine(&mut b);
+        source.chain.process_block(b.clone(), now_secs()).unwrap();
+        blocks.push(b);
+    }
+    let presynced = |tc: &TestChain, message: &[BlockHeader]| {
+        let mut hc = HeaderChain::new(p);
+        let mut ps = HeadersPresync::new(p);
+        let out = ps.on_headers(PeerId(1), &mut hc, &tc.chain, message, now_ms());
+        assert_eq!(hc.len(), 0);
+        out
+    };
+    let tc = TestChain::with_params(p);
+    let out = presynced(&tc, &headers(&blocks)).unwrap();
+    assert!(
+        matches!(out, PresyncOutcome::Presyncing { counted: 14, .. }),
+        "{out:?}"
+    );
+    // From an indexed block in the middle of a window (height 6).
+    let mut tc = TestChain::with_params(p);
+    for b in &blocks[..6] {
+        tc.process(b);
+    }
+    let out = presynced(&tc, &headers(&blocks[6..])).unwrap();
+    assert!(
+        matches!(out, PresyncOutcome::Presyncing { counted: 8, .. }),
+        "{out:?}"
+    );
+    // Wrong bits at the boundary (height 12) are caught.
+    let parent = blocks[10].header;
+    let mut bad = unmined(&parent, 12, parent.bits, parent.time + 1, b"bad");
+    mine(&mut bad);
+    let mut message = headers(&blocks[6..11]);
+    message.push(bad.header);
+    let err = presynced(&tc, &message).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            HeadersError::Invalid {
+                height: 12,
+                source: ValidationError::BadDifficulty { .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }

@@ -150,7 +150,10 @@ impl DataDir {
     ) -> Result<Chainstate, DataDirError> {
         self.create()?;
         let store = FjallStore::open(&self.chainstate_dir(), durability)?;
-        let blocks = BlockFiles::open(&self.blocks_dir(), params.magic, BLOCK_FILE_SIZE)?;
+        // Block bytes get the store's durability: with `PowerLoss` each block is fsynced
+        // before the index entry that points at it is written.
+        let blocks = BlockFiles::open(&self.blocks_dir(), params.magic, BLOCK_FILE_SIZE)?
+            .with_durability(durability);
         Chainstate::open(params, Arc::new(store), blocks, workers, config).map_err(|e| match e {
             ChainError::OutdatedStore { .. } => DataDirError::Outdated {
                 root: self.root.clone(),

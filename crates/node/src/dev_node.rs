@@ -57,6 +57,8 @@ pub struct DevNodeConfig {
     pub aes: parthenon_crypto::AesMode,
     /// The peer-to-peer network.
     pub p2p: crate::p2p::P2pSettings,
+    /// What the mempool admits beyond consensus (minimum fee rate, dust).
+    pub mempool_policy: parthenon_chain::MempoolPolicy,
 }
 
 /// Why the dev node stopped with an error.
@@ -120,7 +122,10 @@ pub async fn run(config: DevNodeConfig) -> Result<(), DevNodeError> {
 
     let state = NodeState {
         chain: Arc::new(RwLock::new(chain)),
-        mempool: Arc::new(Mutex::new(Mempool::new(DEFAULT_MEMPOOL_BYTES))),
+        mempool: Arc::new(Mutex::new(Mempool::with_policy(
+            DEFAULT_MEMPOOL_BYTES,
+            config.mempool_policy,
+        ))),
         shutdown: Arc::new(tokio::sync::Notify::new()),
     };
     // ---- JSON-RPC and metrics (begin) ----
@@ -309,14 +314,29 @@ fn spend_to_self(state: &NodeState, wallet: &Wallet, n: usize) {
         chain.params().coinbase_maturity,
         |op| mempool.spender_of(op).is_some(),
     );
+    let policy = *mempool.policy();
     for coin in coins.iter().filter(|c| c.spendable).take(n) {
-        let tx = match wallet.build_send(
-            std::slice::from_ref(coin),
-            key,
-            coin.asset,
-            coin.amount / 2,
-            0,
-        ) {
+        let build = |fee| {
+            wallet.build_send(
+                std::slice::from_ref(coin),
+                key,
+                coin.asset,
+                coin.amount / 2,
+                fee,
+            )
+        };
+        // Amounts are fixed-width, so the size (and the policy's minimum fee) does not
+        // depend on the fee itself: measure once without, then pay the minimum.
+        let built = build(0).and_then(|probe| {
+            build(
+                policy
+                    .min_fee_rate
+                    .saturating_mul(probe.encoded_len() as u64),
+            )
+        });
+        let tx = match built {
+            // Halved again and again, a coin ends up as dust the policy refuses.
+            Ok(tx) if tx.outputs.iter().any(|o| o.amount < policy.dust_threshold) => continue,
             Ok(tx) => tx,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot build a self-spend");

@@ -101,6 +101,11 @@ pub struct ChainParams {
     pub genesis_nonce: u32,
     /// Text in the genesis coinbase.
     pub genesis_message: &'static str,
+    /// Least cumulative work (see [`ChainParams::minimum_chain_work`]) a header chain must prove
+    /// before a node stores its headers: below it, headers are only validated and counted
+    /// (headers pre-sync). A floor against header spam from a chain no one worked on; the
+    /// node also requires a fork to come within a day of blocks of its own tip's work.
+    pub min_chain_work: u128,
 }
 
 /// Number of timestamps whose median a new block's time must exceed.
@@ -125,6 +130,8 @@ static MAIN: ChainParams = ChainParams {
     genesis_time: 1_780_000_000,
     genesis_nonce: 1_229_615,
     genesis_message: "ParthenonChain main: every claim measured",
+    // 2,016 blocks at the easiest target (one retarget window, about 2^31 hashes).
+    min_chain_work: 0x7e00_07e0,
 };
 
 static TEST: ChainParams = ChainParams {
@@ -142,6 +149,8 @@ static TEST: ChainParams = ChainParams {
     genesis_time: 1_780_000_000,
     genesis_nonce: 25_516,
     genesis_message: "ParthenonChain test",
+    // 144 blocks at the easiest target (a day of blocks, about 2^23 hashes).
+    min_chain_work: 0x0090_0090,
 };
 
 static DEV: ChainParams = ChainParams {
@@ -159,9 +168,17 @@ static DEV: ChainParams = ChainParams {
     genesis_time: 1_780_000_000,
     genesis_nonce: 0,
     genesis_message: "ParthenonChain dev",
+    // None: a dev network starts from genesis with a single CPU miner, so its header
+    // spam defence is the relative rule (within a day of blocks of the tip's work).
+    min_chain_work: 0,
 };
 
 impl ChainParams {
+    /// The `min_chain_work` field as chain work.
+    pub fn minimum_chain_work(&self) -> crate::pow::ChainWork {
+        crate::pow::ChainWork(crate::pow::U256::from(self.min_chain_work))
+    }
+
     /// The genesis block, built from these parameters.
     pub fn genesis_block(&self) -> Block {
         self.genesis_with_nonce(self.genesis_nonce)
@@ -237,7 +254,27 @@ impl ChainParams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pow::check_proof_of_work;
+    use crate::pow::{check_proof_of_work, ChainWork, U256};
+
+    #[test]
+    fn minimum_chain_work_is_the_stated_number_of_easiest_blocks() {
+        let blocks = |n: Network, count: u64| {
+            let one = ChainWork::from_bits(n.params().pow_limit_bits).unwrap();
+            ChainWork(one.0 * U256::from(count))
+        };
+        assert_eq!(
+            Network::Main.params().minimum_chain_work(),
+            blocks(Network::Main, 2016)
+        );
+        assert_eq!(
+            Network::Test.params().minimum_chain_work(),
+            blocks(Network::Test, 144)
+        );
+        assert_eq!(
+            Network::Dev.params().minimum_chain_work(),
+            ChainWork::default()
+        );
+    }
 
     #[test]
     fn every_genesis_meets_its_pow_limit() {

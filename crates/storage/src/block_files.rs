@@ -3,6 +3,14 @@
 //! Files are `blk00000.dat`, `blk00001.dat`, … in one directory. Each holds a
 //! sequence of records `[magic: 4 bytes | len: u32 LE | payload]`. Only the
 //! highest-numbered file is ever appended to; the others are immutable.
+//!
+//! Durability: a file is fsynced when the appender moves past it and when
+//! the set is opened, so only records appended since the last sync of the
+//! current file can be lost to a power failure. [`BlockFiles::synced_end`]
+//! says how far that is; with [`Durability::PowerLoss`] every append is
+//! synced (one `fdatasync`) before it returns, so a caller that writes the
+//! location into a store afterwards never makes a reference to bytes that
+//! are not on the disk durable.
 
 mod location;
 mod recovery;
@@ -13,8 +21,9 @@ use std::path::{Path, PathBuf};
 
 use parking_lot::Mutex;
 
-pub use self::location::BlockLocation;
+pub use self::location::{BlockLocation, BlockPosition};
 use crate::error::StorageError;
+use crate::fjall_store::Durability;
 
 /// Largest payload a record may carry. Checked on append and on read, so a
 /// damaged length field is reported as corruption instead of driving a
@@ -30,6 +39,10 @@ pub struct BlockFiles {
     dir: PathBuf,
     magic: [u8; 4],
     max_file_size: u64,
+    durability: Durability,
+    /// End of the valid records when the files were opened (after a torn
+    /// tail was cut off).
+    opened_end: BlockPosition,
     tail: Mutex<Tail>,
 }
 
@@ -40,6 +53,8 @@ struct Tail {
     file: File,
     /// Length of the valid contents; the next record starts here.
     len: u64,
+    /// Bytes of this file known to be on the disk (fsynced).
+    synced_len: u64,
 }
 
 impl BlockFiles {
@@ -48,9 +63,13 @@ impl BlockFiles {
     /// needed, and positions the appender at the end of the last file.
     ///
     /// A torn record at the end of the last file (crash mid-append) is
-    /// truncated away with a warning; earlier records stay readable.
+    /// truncated away with a warning; earlier records stay readable. The
+    /// last file is then fsynced, so whatever the files hold when this
+    /// returns survives power loss (after a kill of the previous process its
+    /// last appends may still have been only in the page cache).
     /// `max_file_size` bounds file size, except that a single record larger
-    /// than it gets a file of its own.
+    /// than it gets a file of its own. Appends use [`Durability::Process`];
+    /// see [`BlockFiles::with_durability`].
     pub fn open(dir: &Path, magic: [u8; 4], max_file_size: u64) -> Result<Self, StorageError> {
         std::fs::create_dir_all(dir).map_err(StorageError::io(dir))?;
         let file_no = last_file_no(dir)?.unwrap_or(0);
@@ -77,23 +96,64 @@ impl BlockFiles {
                 "truncating torn record at end of block file"
             );
             file.set_len(len).map_err(StorageError::io(&path))?;
-            file.sync_all().map_err(StorageError::io(&path))?;
         }
+        file.sync_all().map_err(StorageError::io(&path))?;
         tracing::info!(dir = %dir.display(), file_no, len, "opened block files");
 
         Ok(Self {
             dir: dir.to_path_buf(),
             magic,
             max_file_size,
-            tail: Mutex::new(Tail { file_no, file, len }),
+            durability: Durability::Process,
+            opened_end: BlockPosition {
+                file: file_no,
+                offset: len,
+            },
+            tail: Mutex::new(Tail {
+                file_no,
+                file,
+                len,
+                synced_len: len,
+            }),
         })
+    }
+
+    /// Sets how far [`BlockFiles::append`] pushes a record before it
+    /// returns: [`Durability::PowerLoss`] adds one `fdatasync` of the file
+    /// per append, the same promise as a [`crate::FjallStore`] opened in
+    /// that mode.
+    pub fn with_durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// The durability mode of appends.
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    /// Where the valid records ended when the files were opened.
+    pub fn opened_end(&self) -> BlockPosition {
+        self.opened_end
+    }
+
+    /// Every record ending at or before this position is on the disk
+    /// (fsynced); later ones may be lost to a power failure.
+    pub fn synced_end(&self) -> BlockPosition {
+        let tail = self.tail.lock();
+        BlockPosition {
+            file: tail.file_no,
+            offset: tail.synced_len,
+        }
     }
 
     /// Appends one record and returns where its payload lives.
     ///
     /// The whole record goes out in one `write_all`, so once this returns the
     /// record survives a crash or SIGKILL of the process (it is in the page
-    /// cache); call [`BlockFiles::sync`] for power-loss durability.
+    /// cache). With [`Durability::PowerLoss`] the file is also
+    /// `fdatasync`ed before this returns; otherwise call
+    /// [`BlockFiles::sync`] for power-loss durability.
     pub fn append(&self, payload: &[u8]) -> Result<BlockLocation, StorageError> {
         let len = checked_record_len(payload.len() as u64)?;
         let record_len = RECORD_HEADER_LEN + u64::from(len);
@@ -109,10 +169,12 @@ impl BlockFiles {
         }
         let path = file_path(&self.dir, tail.file_no);
         let start = tail.len;
+        let sync = self.durability == Durability::PowerLoss;
         let written = tail
             .file
             .seek(SeekFrom::Start(start))
-            .and_then(|_| tail.file.write_all(&record));
+            .and_then(|_| tail.file.write_all(&record))
+            .and_then(|_| if sync { tail.file.sync_data() } else { Ok(()) });
         if let Err(source) = written {
             // Cut off whatever part of the record made it out, so the next
             // append still starts on a record boundary.
@@ -122,6 +184,9 @@ impl BlockFiles {
             return Err(StorageError::Io { path, source });
         }
         tail.len = start + record_len;
+        if sync {
+            tail.synced_len = tail.len;
+        }
         Ok(BlockLocation {
             file: tail.file_no,
             offset: start + RECORD_HEADER_LEN,
@@ -167,10 +232,15 @@ impl BlockFiles {
     /// when the appender moved past them, so after this returns every
     /// appended record survives power loss.
     pub fn sync(&self) -> Result<(), StorageError> {
-        let tail = self.tail.lock();
+        let mut tail = self.tail.lock();
+        if tail.synced_len == tail.len {
+            return Ok(());
+        }
         tail.file
             .sync_all()
-            .map_err(StorageError::io(file_path(&self.dir, tail.file_no)))
+            .map_err(StorageError::io(file_path(&self.dir, tail.file_no)))?;
+        tail.synced_len = tail.len;
+        Ok(())
     }
 
     /// Directory holding the `blkNNNNN.dat` files.
@@ -207,6 +277,7 @@ impl BlockFiles {
             file_no: next,
             file,
             len: 0,
+            synced_len: 0,
         };
         Ok(())
     }

@@ -25,7 +25,11 @@
 //!   [`KvStore`] implementations accept and reject exactly the same input.
 //! - Once [`KvStore::write`] or [`BlockFiles::append`] returns, the data
 //!   survives a kill of the process; surviving power loss needs
-//!   [`Durability::PowerLoss`] or an explicit `sync`.
+//!   [`Durability::PowerLoss`] (chosen per store and per block file set) or
+//!   an explicit `sync`. A caller that stores a [`BlockLocation`] must make
+//!   the block bytes durable first (sync the block files, or open them with
+//!   [`Durability::PowerLoss`]); [`BlockFiles::synced_end`] says how far
+//!   they are durable.
 //! - A data directory is opened by one [`FjallStore`] at a time; a second
 //!   open fails with [`StorageError::Locked`].
 //! - Block records are `[magic | len u32 LE | payload]` with
@@ -45,7 +49,7 @@ mod conformance;
 #[cfg(test)]
 mod crash_tests;
 
-pub use block_files::{BlockFiles, BlockLocation};
+pub use block_files::{BlockFiles, BlockLocation, BlockPosition};
 pub use error::StorageError;
 pub use fjall_store::{Durability, FjallStore};
 pub use kv::{BatchOp, KvStore, Partition, WriteBatch};

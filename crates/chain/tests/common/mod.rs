@@ -388,6 +388,12 @@ pub fn no_fee() -> AssetAmounts {
     AssetAmounts::default()
 }
 
+/// A fee that meets the default mempool policy for the transactions these tests build
+/// (under 1,000 bytes at 1 base unit per byte), paid in TALANTON.
+pub fn relay_fee() -> AssetAmounts {
+    fee(1_000, 0, 0)
+}
+
 /// The whole coin set of `chain`, in key order.
 pub fn coin_set(chain: &Chainstate) -> BTreeMap<OutPoint, Coin> {
     let mut m = BTreeMap::new();

@@ -83,6 +83,15 @@ pub struct NetStatus {
     pub known_addresses: usize,
     /// Orphan transactions held.
     pub orphan_txs: usize,
+    /// Headers held in the header store (beyond the chainstate's blocks).
+    pub headers_held: usize,
+    /// Approximate memory of the header store and the pre-sync state, in bytes.
+    pub header_store_bytes: usize,
+    /// Headers of low-work chains validated and counted, not stored, so far.
+    pub headers_presynced: u64,
+    /// Conditions that keep the node from syncing, for `getblockchaininfo`'s `warnings`
+    /// (e.g. a header store that refuses headers).
+    pub warnings: Vec<String>,
 }
 
 /// What `addnode` does.

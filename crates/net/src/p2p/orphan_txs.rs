@@ -6,9 +6,14 @@
 //! and every accepted transaction; when full, the oldest entry goes. Entries expire after
 //! [`ORPHAN_TX_EXPIRY_MS`], so a transaction spending a coin that never comes (a double
 //! spend of a spent coin) is not kept forever.
+//!
+//! Entries are keyed by wtxid, not txid: signatures are not checked before the inputs are
+//! known, so a copy of a transaction with a broken signature (same txid) must not stand in
+//! for the real one. Several versions of one txid may be held; [`OrphanTxs::held_from`]
+//! tells the relay whether a peer's announcement of a txid is one we already hold from it.
 
 use crate::sync::PeerId;
-use parthenon_primitives::{Transaction, Txid};
+use parthenon_primitives::{Hash256, Transaction, Txid};
 use std::collections::{BTreeMap, HashMap};
 
 /// Most orphan transactions held.
@@ -21,6 +26,7 @@ pub const ORPHAN_TX_EXPIRY_MS: u64 = 20 * 60 * 1000;
 #[derive(Debug)]
 struct Orphan {
     tx: Transaction,
+    txid: Txid,
     from: PeerId,
     size: usize,
     added_ms: u64,
@@ -30,8 +36,10 @@ struct Orphan {
 /// The orphan transaction pool (see this module's documentation).
 #[derive(Debug)]
 pub struct OrphanTxs {
-    by_txid: HashMap<Txid, Orphan>,
-    by_age: BTreeMap<u64, Txid>,
+    by_wtxid: HashMap<Hash256, Orphan>,
+    /// The wtxids held for each txid.
+    by_txid: HashMap<Txid, Vec<Hash256>>,
+    by_age: BTreeMap<u64, Hash256>,
     bytes: usize,
     next_seq: u64,
     max_count: usize,
@@ -42,6 +50,7 @@ impl OrphanTxs {
     /// A pool holding at most `max_count` transactions and `max_bytes` bytes.
     pub fn new(max_count: usize, max_bytes: usize) -> Self {
         OrphanTxs {
+            by_wtxid: HashMap::new(),
             by_txid: HashMap::new(),
             by_age: BTreeMap::new(),
             bytes: 0,
@@ -53,12 +62,12 @@ impl OrphanTxs {
 
     /// Transactions held.
     pub fn len(&self) -> usize {
-        self.by_txid.len()
+        self.by_wtxid.len()
     }
 
     /// Whether the pool is empty.
     pub fn is_empty(&self) -> bool {
-        self.by_txid.is_empty()
+        self.by_wtxid.is_empty()
     }
 
     /// Bytes held.
@@ -66,34 +75,62 @@ impl OrphanTxs {
         self.bytes
     }
 
-    /// Whether `txid` is held.
+    /// Whether some version of `txid` is held.
     pub fn contains(&self, txid: &Txid) -> bool {
         self.by_txid.contains_key(txid)
     }
 
-    /// Holds `tx`, received from `from` at `now_ms`, evicting the oldest entries to make
-    /// room. A transaction larger than the whole pool is not held; returns whether it was.
-    pub fn insert(&mut self, tx: Transaction, from: PeerId, now_ms: u64) -> bool {
-        let txid = tx.txid();
-        let size = tx.encoded_len();
-        if self.by_txid.contains_key(&txid) || size > self.max_bytes || self.max_count == 0 {
-            return false;
-        }
-        while self.by_txid.len() >= self.max_count || self.bytes + size > self.max_bytes {
-            let Some((_, oldest)) = self.by_age.pop_first() else {
-                break;
-            };
-            if let Some(o) = self.by_txid.remove(&oldest) {
-                self.bytes -= o.size;
+    /// Whether a version of `txid` that `peer` sent is held (so its announcement of `txid`
+    /// brings nothing new; another peer's may be the real transaction).
+    pub fn held_from(&self, txid: &Txid, peer: PeerId) -> bool {
+        self.by_txid.get(txid).is_some_and(|ws| {
+            ws.iter()
+                .any(|w| self.by_wtxid.get(w).is_some_and(|o| o.from == peer))
+        })
+    }
+
+    fn remove(&mut self, wtxid: &Hash256) -> Option<Orphan> {
+        let o = self.by_wtxid.remove(wtxid)?;
+        self.by_age.remove(&o.seq);
+        self.bytes -= o.size;
+        if let Some(ws) = self.by_txid.get_mut(&o.txid) {
+            ws.retain(|w| w != wtxid);
+            if ws.is_empty() {
+                self.by_txid.remove(&o.txid);
             }
         }
+        Some(o)
+    }
+
+    /// Holds `tx`, received from `from` at `now_ms`, evicting the oldest entries to make
+    /// room. A transaction larger than the whole pool, or one held already (same wtxid), is
+    /// not held; returns whether it was.
+    pub fn insert(&mut self, tx: Transaction, from: PeerId, now_ms: u64) -> bool {
+        let size = tx.encoded_len();
+        if size > self.max_bytes || self.max_count == 0 {
+            return false;
+        }
+        let wtxid = tx.wtxid();
+        if self.by_wtxid.contains_key(&wtxid) {
+            return false;
+        }
+        let txid = tx.txid();
+        while self.by_wtxid.len() >= self.max_count || self.bytes + size > self.max_bytes {
+            let Some((_, oldest)) = self.by_age.first_key_value() else {
+                break;
+            };
+            let oldest = *oldest;
+            self.remove(&oldest);
+        }
         self.next_seq += 1;
-        self.by_age.insert(self.next_seq, txid);
+        self.by_age.insert(self.next_seq, wtxid);
+        self.by_txid.entry(txid).or_default().push(wtxid);
         self.bytes += size;
-        self.by_txid.insert(
-            txid,
+        self.by_wtxid.insert(
+            wtxid,
             Orphan {
                 tx,
+                txid,
                 from,
                 size,
                 added_ms: now_ms,
@@ -106,11 +143,12 @@ impl OrphanTxs {
     /// Removes and returns every held transaction, oldest first, with the peer that sent it
     /// (to retry them against the mempool; those still missing inputs come back).
     pub fn take_all(&mut self) -> Vec<(Transaction, PeerId, u64)> {
-        let order: Vec<Txid> = std::mem::take(&mut self.by_age).into_values().collect();
+        let order: Vec<Hash256> = std::mem::take(&mut self.by_age).into_values().collect();
         self.bytes = 0;
+        self.by_txid.clear();
         order
             .into_iter()
-            .filter_map(|t| self.by_txid.remove(&t))
+            .filter_map(|w| self.by_wtxid.remove(&w))
             .map(|o| (o.tx, o.from, o.added_ms))
             .collect()
     }
@@ -123,34 +161,28 @@ impl OrphanTxs {
 
     /// Drops entries older than [`ORPHAN_TX_EXPIRY_MS`] at `now_ms`; returns how many.
     pub fn expire(&mut self, now_ms: u64) -> usize {
-        let old: Vec<(u64, Txid)> = self
-            .by_txid
+        let old: Vec<Hash256> = self
+            .by_wtxid
             .iter()
             .filter(|(_, o)| now_ms.saturating_sub(o.added_ms) > ORPHAN_TX_EXPIRY_MS)
-            .map(|(t, o)| (o.seq, *t))
+            .map(|(w, _)| *w)
             .collect();
-        for (seq, txid) in &old {
-            self.by_age.remove(seq);
-            if let Some(o) = self.by_txid.remove(txid) {
-                self.bytes -= o.size;
-            }
+        for w in &old {
+            self.remove(w);
         }
         old.len()
     }
 
     /// Drops everything `peer` sent (it was banned).
     pub fn forget_peer(&mut self, peer: PeerId) {
-        let gone: Vec<(u64, Txid)> = self
-            .by_txid
+        let gone: Vec<Hash256> = self
+            .by_wtxid
             .iter()
             .filter(|(_, o)| o.from == peer)
-            .map(|(t, o)| (o.seq, *t))
+            .map(|(w, _)| *w)
             .collect();
-        for (seq, txid) in gone {
-            self.by_age.remove(&seq);
-            if let Some(o) = self.by_txid.remove(&txid) {
-                self.bytes -= o.size;
-            }
+        for w in gone {
+            self.remove(&w);
         }
     }
 }
@@ -204,5 +236,35 @@ mod tests {
         assert!(p.is_empty() && p.bytes() == 0);
         let big = OrphanTxs::new(10, 1).insert(tx(5), PeerId(1), 0);
         assert!(!big, "larger than the pool");
+    }
+
+    #[test]
+    fn versions_of_one_txid_are_held_apart_by_wtxid() {
+        let mut p = OrphanTxs::new(10, 1 << 20);
+        let real = tx(1);
+        let mut forged = real.clone();
+        forged.inputs[0].signature = vec![9; 64];
+        assert_eq!(real.txid(), forged.txid());
+        assert!(p.insert(forged.clone(), PeerId(6), 0));
+        assert!(p.held_from(&real.txid(), PeerId(6)));
+        assert!(
+            !p.held_from(&real.txid(), PeerId(7)),
+            "another peer's announcement of the txid is still worth fetching"
+        );
+        assert!(
+            p.insert(real.clone(), PeerId(7), 1),
+            "the real one is held too"
+        );
+        assert!(
+            !p.insert(real.clone(), PeerId(8), 2),
+            "same wtxid: held once"
+        );
+        assert_eq!(p.len(), 2);
+        p.forget_peer(PeerId(6));
+        assert!(p.contains(&real.txid()) && p.len() == 1);
+        let all = p.take_all();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].0, real);
+        assert!(!p.contains(&real.txid()) && p.bytes() == 0);
     }
 }

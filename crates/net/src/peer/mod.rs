@@ -17,8 +17,19 @@
 //! - blocks and transactions are accepted only when requested ([`Peer::request`]), headers
 //!   only after a `getheaders` ([`Peer::expect_headers`]); anything else scores
 //!   [`Offence::UnsolicitedData`] and is dropped;
-//! - every message spends a token from a bucket refilled at `rate_per_sec`; an empty bucket
-//!   scores [`Offence::Flood`].
+//! - every message the peer sends on its own initiative spends a token from a bucket
+//!   refilled at `rate_per_sec`; an empty bucket scores [`Offence::Flood`]. Answers to what we
+//!   asked for (requested blocks and transactions, the `headers` answering our `getheaders`,
+//!   a `notfound` for requested items, the `pong` to our ping) and requests for data
+//!   (`getdata`, `getheaders`, whose cost is what they make us send, bounded by the send
+//!   queue) spend nothing, so a sync at full speed in either direction never trips it;
+//! - a transaction larger than `max_tx_size` is refused from its encoded length, before it is
+//!   hashed, and scores [`Offence::OversizedTransaction`];
+//! - the bytes of transactions the mempool refuses are charged to a second bucket
+//!   (`rejected_tx_burst_bytes`, refilled at `rejected_tx_bytes_per_sec`,
+//!   [`Peer::charge_rejected_tx`]): an honest peer relaying the odd double spend or low-fee
+//!   transaction stays far inside it, a peer making us validate junk scores
+//!   [`Offence::RejectedTransactionFlood`] for every transaction beyond it.
 
 #[cfg(test)]
 mod tests;
@@ -26,6 +37,8 @@ mod tests;
 use crate::frame::FrameError;
 use crate::message::{InvKind, Inventory, Message, MessageError, VersionMessage};
 use crate::reputation::{Offence, Score};
+use parthenon_primitives::BlockHash;
+use parthenon_primitives::{Transaction, Txid};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
@@ -54,6 +67,13 @@ pub struct PeerConfig {
     pub rate_burst: u32,
     /// Sustained messages per second.
     pub rate_per_sec: u32,
+    /// Largest transaction accepted from a peer, in encoded bytes (the mempool's standard
+    /// size); a larger one is refused before it is hashed.
+    pub max_tx_size: usize,
+    /// Bytes of transactions the mempool refused that a peer may send in a burst.
+    pub rejected_tx_burst_bytes: u32,
+    /// Sustained bytes per second of refused transactions.
+    pub rejected_tx_bytes_per_sec: u32,
 }
 
 /// The protocol version this node speaks.
@@ -73,6 +93,9 @@ impl PeerConfig {
             ping_timeout_ms: 30_000,
             rate_burst: 2_000,
             rate_per_sec: 500,
+            max_tx_size: parthenon_chain::mempool::MAX_STANDARD_TX_SIZE,
+            rejected_tx_burst_bytes: 1 << 20,
+            rejected_tx_bytes_per_sec: 100 << 10,
         }
     }
 }
@@ -155,6 +178,9 @@ pub enum PeerAction {
     Connected(Box<VersionMessage>),
     /// A message for the node (sync, relay, address book).
     Deliver(Message),
+    /// A requested transaction for the node, with the txid the state machine computed to
+    /// match it against the request (so it is hashed once here, not again by the driver).
+    DeliverTx(Box<Transaction>, Txid),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,6 +206,8 @@ pub struct Peer {
     score: Score,
     tokens: f64,
     refilled_at_ms: u64,
+    reject_budget: f64,
+    reject_refilled_at_ms: u64,
     requested: HashMap<Inventory, u64>,
     headers_requested_at: Option<u64>,
     /// Lowest ping round trip seen (inbound eviction protects fast peers).
@@ -195,6 +223,7 @@ impl Peer {
         now_ms: u64,
     ) -> (Peer, Vec<PeerAction>) {
         let tokens = config.rate_burst as f64;
+        let reject_budget = config.rejected_tx_burst_bytes as f64;
         let ping_nonces = StdRng::from_seed(local.ping_seed);
         let peer = Peer {
             config,
@@ -210,6 +239,8 @@ impl Peer {
             score: Score::default(),
             tokens,
             refilled_at_ms: now_ms,
+            reject_budget,
+            reject_refilled_at_ms: now_ms,
             requested: HashMap::new(),
             headers_requested_at: None,
             min_ping_ms: None,
@@ -339,6 +370,24 @@ impl Peer {
         self.misbehaved(Offence::MalformedMessage)
     }
 
+    /// The mempool refused a transaction of `bytes` from this peer at `now_ms`: charges its
+    /// size to the refused-transaction budget, scoring
+    /// [`Offence::RejectedTransactionFlood`] when the budget is spent.
+    pub fn charge_rejected_tx(&mut self, bytes: usize, now_ms: u64) -> Vec<PeerAction> {
+        let elapsed = now_ms.saturating_sub(self.reject_refilled_at_ms) as f64 / 1000.0;
+        self.reject_refilled_at_ms = now_ms;
+        self.reject_budget = (self.reject_budget
+            + elapsed * self.config.rejected_tx_bytes_per_sec as f64)
+            .min(self.config.rejected_tx_burst_bytes as f64)
+            - bytes as f64;
+        let mut out = Vec::new();
+        if self.reject_budget < 0.0 {
+            self.reject_budget = 0.0;
+            self.punish(Offence::RejectedTransactionFlood, &mut out);
+        }
+        out
+    }
+
     fn take_token(&mut self, now_ms: u64) -> bool {
         let elapsed = now_ms.saturating_sub(self.refilled_at_ms) as f64 / 1000.0;
         self.refilled_at_ms = now_ms;
@@ -352,13 +401,56 @@ impl Peer {
         }
     }
 
+    /// Whether `msg` answers something we asked this peer for, or asks us for data: such
+    /// messages spend no rate-limit token (see the [module docs](self)). `block_hash` is the
+    /// hash of `msg` when it is a block (computed once by the caller).
+    fn is_exempt_from_rate(&self, msg: &Message, block_hash: Option<BlockHash>) -> bool {
+        match msg {
+            Message::Block(_) => block_hash.is_some_and(|hash| {
+                self.requested.contains_key(&Inventory {
+                    kind: InvKind::Block,
+                    hash,
+                })
+            }),
+            Message::Headers(_) => self.headers_requested_at.is_some(),
+            Message::NotFound(items) => items.iter().all(|i| self.requested.contains_key(i)),
+            Message::Pong(n) => self.outstanding_ping.is_some_and(|(nonce, _)| nonce == *n),
+            Message::GetData(_) | Message::GetHeaders { .. } => true,
+            _ => false,
+        }
+    }
+
     /// Feeds one decoded message received at `now_ms`.
     pub fn on_message(&mut self, msg: Message, now_ms: u64) -> Vec<PeerAction> {
         let mut out = Vec::new();
         if self.phase == Phase::Closed {
             return out;
         }
-        if !self.take_token(now_ms) {
+        // A transaction is refused on its length before anything else is spent on it.
+        if let Message::Tx(t) = &msg {
+            if t.encoded_len() > self.config.max_tx_size {
+                self.punish(Offence::OversizedTransaction, &mut out);
+                return out;
+            }
+        }
+        let block_hash = match &msg {
+            Message::Block(b) => Some(b.hash()),
+            _ => None,
+        };
+        // A transaction is solicited when its txid was requested: hash it once, here.
+        let txid = match &msg {
+            Message::Tx(t) => Some(t.txid()),
+            _ => None,
+        };
+        let solicited_tx = txid.is_some_and(|hash| {
+            self.requested.contains_key(&Inventory {
+                kind: InvKind::Tx,
+                hash,
+            })
+        });
+        let exempt = self.phase == Phase::Ready
+            && (solicited_tx || self.is_exempt_from_rate(&msg, block_hash));
+        if !exempt && !self.take_token(now_ms) {
             self.punish(Offence::Flood, &mut out);
             return out;
         }
@@ -378,16 +470,21 @@ impl Peer {
             (_, Message::Block(b)) => {
                 let inv = Inventory {
                     kind: InvKind::Block,
-                    hash: b.hash(),
+                    hash: block_hash.unwrap_or_else(|| b.hash()),
                 };
                 self.deliver_if_requested(inv, Message::Block(b), &mut out);
             }
             (_, Message::Tx(t)) => {
+                let txid = txid.unwrap_or_else(|| t.txid());
                 let inv = Inventory {
                     kind: InvKind::Tx,
-                    hash: t.txid(),
+                    hash: txid,
                 };
-                self.deliver_if_requested(inv, Message::Tx(t), &mut out);
+                if self.requested.remove(&inv).is_some() {
+                    out.push(PeerAction::DeliverTx(Box::new(t), txid));
+                } else {
+                    self.punish(Offence::UnsolicitedData, &mut out);
+                }
             }
             (_, Message::Headers(h)) => {
                 if self.headers_requested_at.take().is_some() {

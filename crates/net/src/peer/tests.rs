@@ -285,3 +285,112 @@ fn malformed_input_bans_at_once() {
         Some(DisconnectReason::Misbehaving { score: 100, .. })
     ));
 }
+
+fn scored(actions: &[PeerAction]) -> Vec<Offence> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            PeerAction::Misbehaved { offence, .. } => Some(*offence),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What the old limiter scored Flood within a few milliseconds: thousands of requested
+/// blocks and header answers, and the `getdata` requests of a syncing peer, all at once.
+#[test]
+fn solicited_answers_and_data_requests_spend_no_rate_tokens() {
+    let (mut p, _) = connected_pair();
+    let b = block();
+    let inv = Inventory {
+        kind: InvKind::Block,
+        hash: b.hash(),
+    };
+    for i in 0..10_000u64 {
+        p.request(inv, 5);
+        let a = p.on_message(Message::Block(b.clone()), 5);
+        assert!(
+            matches!(a[..], [PeerAction::Deliver(Message::Block(_))]),
+            "block {i}: {a:?}"
+        );
+        p.expect_headers(5);
+        let a = p.on_message(Message::Headers(vec![b.header]), 5);
+        assert!(scored(&a).is_empty(), "headers {i}: {a:?}");
+        let a = p.on_message(Message::GetData(vec![inv]), 5);
+        assert!(scored(&a).is_empty(), "getdata {i}: {a:?}");
+        p.request(inv, 5);
+        let a = p.on_message(Message::NotFound(vec![inv]), 5);
+        assert!(scored(&a).is_empty(), "notfound {i}: {a:?}");
+    }
+    assert_eq!(p.score(), 0);
+    // Unsolicited traffic still spends tokens: an `inv` flood at the same instant is scored.
+    let mut floods = 0;
+    for _ in 0..3_000 {
+        floods += scored(&p.on_message(Message::Inv(vec![inv]), 5))
+            .iter()
+            .filter(|o| **o == Offence::Flood)
+            .count();
+    }
+    assert!(floods > 0, "the unsolicited inv flood is scored");
+}
+
+#[test]
+fn an_oversized_transaction_is_refused_and_scored_before_it_is_hashed() {
+    let (mut p, _) = connected_pair();
+    let mut tx = block().txs[0].clone();
+    tx.inputs[0].prevout = parthenon_primitives::OutPoint {
+        txid: Hash256([1; 32]),
+        vout: 0,
+    };
+    let small = tx.clone();
+    let pad =
+        parthenon_primitives::TxOut::to_key(parthenon_primitives::Asset::Talanton, 1, [3; 32]);
+    while tx.encoded_len() <= config().max_tx_size {
+        tx.outputs.push(pad.clone());
+    }
+    // Requested by txid, yet refused on its length alone.
+    p.request(
+        Inventory {
+            kind: InvKind::Tx,
+            hash: tx.txid(),
+        },
+        1,
+    );
+    let a = p.on_message(Message::Tx(tx), 2);
+    assert_eq!(scored(&a), vec![Offence::OversizedTransaction]);
+    assert!(!a.iter().any(|x| matches!(x, PeerAction::DeliverTx(..))));
+    // A requested transaction of normal size is delivered with the txid computed once.
+    let txid = small.txid();
+    p.request(
+        Inventory {
+            kind: InvKind::Tx,
+            hash: txid,
+        },
+        3,
+    );
+    let a = p.on_message(Message::Tx(small), 4);
+    assert!(matches!(&a[..], [PeerAction::DeliverTx(_, t)] if *t == txid));
+}
+
+#[test]
+fn refused_transactions_are_free_within_the_byte_budget_and_scored_beyond_it() {
+    let (mut p, _) = connected_pair();
+    let burst = config().rejected_tx_burst_bytes as usize;
+    let rate = config().rejected_tx_bytes_per_sec as u64;
+    // A burst of refusals up to the budget costs nothing.
+    assert!(p.charge_rejected_tx(burst, 10).is_empty());
+    // The next byte at the same instant is scored, and so is every refusal beyond.
+    assert_eq!(
+        scored(&p.charge_rejected_tx(1_000, 10)),
+        vec![Offence::RejectedTransactionFlood]
+    );
+    assert_eq!(
+        scored(&p.charge_rejected_tx(1_000, 10)),
+        vec![Offence::RejectedTransactionFlood]
+    );
+    // At the sustained rate nothing is scored: 1 KB every 1000/rate-per-KB ms.
+    let step_ms = 1_000 * 1_000 / rate + 1;
+    for i in 1..1_000u64 {
+        assert!(p.charge_rejected_tx(1_000, 10 + i * step_ms).is_empty());
+    }
+}

@@ -13,16 +13,19 @@
 //! - the lowest missing block — the one the window waits on — goes to the fastest peer with
 //!   room, then each peer in order of speed takes the next lowest blocks, a run at a time.
 //!
-//! Stalls: a request is overdue when the peer holding it has delivered nothing for longer than
-//! the timeout since the request was sent (a peer serves a `getdata` in order, so a peer
-//! steadily delivering the blocks queued before it is not stalling). The timeout doubles for
-//! each time that block was already taken from a stalling peer, up to
+//! Stalls: every request has its own deadline, fixed when it is sent and not moved by the
+//! delivery of anything else: `timeout × position`, where `position` is the request's place
+//! in the peer's queue at the time (1 for a request sent to an idle peer, `per_peer` for the
+//! last of a full batch), since a peer serves a `getdata` in order. A peer trickling one block
+//! now and then therefore cannot hold the block the window waits on indefinitely. The timeout
+//! doubles for each time that block was already taken from a stalling peer, up to
 //! 2^[`MAX_TIMEOUT_DOUBLINGS`] times: the block the window waits on, once reassigned, gets
 //! more time rather than churning through every peer on a slow network.
 //! [`BlockDownloader::stalled`] takes every overdue peer's requests back for the other peers
-//! and reports the peers so the driver disconnects them — but only while at least one known
-//! peer is not stalling: with a single peer (or when all peers stall) there is nobody to take
-//! the requests over, so the downloader keeps waiting rather than drop its only sources.
+//! and reports the peers so the driver scores and disconnects them. When every peer is
+//! overdue, only the worst (the most overdue) is reported, so the node keeps its other
+//! sources and the driver can dial a replacement; a node whose only peer stalls drops it and
+//! dials again rather than wait forever.
 //!
 //! The driver's order of calls for a block received: [`BlockDownloader::received`], then
 //! `Chainstate::process_block`, then [`BlockDownloader::set_plan`] with a fresh plan. A block
@@ -89,6 +92,8 @@ struct Request {
     peer: PeerId,
     height: u32,
     sent_at_ms: u64,
+    /// Place in the peer's queue when sent (1 = first): the deadline is this many timeouts.
+    position: u32,
 }
 
 /// What the downloader knows of one peer.
@@ -102,8 +107,8 @@ struct PeerState {
 }
 
 impl PeerState {
-    /// When the peer's clock for `request` started: when it was sent, or when the peer last
-    /// delivered, whichever is later.
+    /// When the peer started on `request` for the speed measurement: when it was sent, or
+    /// when the peer last delivered, whichever is later. (Not used for stall deadlines.)
     fn waiting_since(&self, request: &Request) -> u64 {
         request.sent_at_ms.max(self.last_delivery_ms.unwrap_or(0))
     }
@@ -310,6 +315,7 @@ impl BlockDownloader {
                         peer,
                         height,
                         sent_at_ms: now_ms,
+                        position: state.in_flight.len() as u32,
                     },
                 );
             }
@@ -371,31 +377,46 @@ impl BlockDownloader {
 
     /// Peers holding an overdue request at `now_ms` with a base timeout of `timeout_ms`
     /// (see the [module docs](self)). Their requests go back to the queue for the other
-    /// peers, they are forgotten, and the driver should disconnect them. Nobody is reported
-    /// when no peer that is not stalling would remain.
+    /// peers, they are forgotten, and the driver should score and disconnect them. When every
+    /// known peer is overdue, only the most overdue one is reported.
     pub fn stalled(&mut self, now_ms: u64, timeout_ms: u64) -> Vec<PeerId> {
-        let mut stalling = BTreeSet::new();
+        // Per stalling peer: by how much its most overdue request is late.
+        let mut stalling: BTreeMap<PeerId, u64> = BTreeMap::new();
         for (hash, r) in &self.in_flight {
-            let Some(state) = self.peers.get(&r.peer) else {
+            if !self.peers.contains_key(&r.peer) {
                 continue;
-            };
+            }
             let doublings = self
                 .trouble
                 .get(hash)
                 .map_or(0, |t| t.stalls.min(MAX_TIMEOUT_DOUBLINGS));
-            let limit = timeout_ms.saturating_mul(1 << doublings);
-            if now_ms.saturating_sub(state.waiting_since(r)) > limit {
-                stalling.insert(r.peer);
+            let limit = timeout_ms
+                .saturating_mul(u64::from(r.position.max(1)))
+                .saturating_mul(1 << doublings);
+            let waited = now_ms.saturating_sub(r.sent_at_ms);
+            if waited > limit {
+                let late = stalling.entry(r.peer).or_default();
+                *late = (*late).max(waited - limit);
             }
         }
-        if stalling.is_empty() || stalling.len() >= self.peers.len() {
+        if stalling.is_empty() {
             return Vec::new();
         }
-        for peer in &stalling {
+        let report: Vec<PeerId> = if stalling.len() >= self.peers.len() {
+            // Nobody to hand the requests to: give up on the worst only.
+            stalling
+                .iter()
+                .max_by_key(|(p, late)| (**late, std::cmp::Reverse(**p)))
+                .map(|(p, _)| vec![*p])
+                .unwrap_or_default()
+        } else {
+            stalling.into_keys().collect()
+        };
+        for peer in &report {
             for hash in self.peer_gone(*peer) {
                 self.trouble.entry(hash).or_default().stalls += 1;
             }
         }
-        stalling.into_iter().collect()
+        report
     }
 }

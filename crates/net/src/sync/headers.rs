@@ -14,14 +14,22 @@
 //! then in the chainstate's block index.
 //!
 //! Memory is bounded: at most `max_headers` headers are held ([`DEFAULT_MAX_HEADERS`] by
-//! default), beyond which [`HeadersError::Full`] refuses more until [`HeaderChain::prune`]
-//! drops the headers whose blocks the chainstate has stored. A held header costs about
+//! default). When the cap is reached, headers off the best chain are evicted first, the
+//! forks with the least work first ([`HeaderChain::evict_low_work_forks`]); only when the
+//! best chain alone fills the store does [`HeadersError::Full`] refuse more, until
+//! [`HeaderChain::prune`] drops the headers whose blocks the chainstate has stored. Each peer
+//! may add at most `max_fork_headers_per_peer` headers that did not become the best chain
+//! when they arrived ([`HeadersError::PeerBudget`] beyond that). A held header costs about
 //! [`BYTES_PER_HEADER`] bytes (the 80-byte header, its hash as the map key, height, chain
-//! work, arrival number, hash-map slack, and its hash again in the best branch), so the
-//! default cap bounds the header chain to about 220 MiB — about 19 years of main-network
+//! work, arrival number, sender, hash-map slack, and its hash again in the best branch), so
+//! the default cap bounds the header chain to about 240 MiB — about 19 years of main-network
 //! blocks at 10 minutes each.
+//!
+//! What may be stored at all is decided before this type, by
+//! [`HeadersPresync`](super::HeadersPresync): headers of a chain with too little work are
+//! only validated and counted.
 
-use super::DownloadPlan;
+use super::{DownloadPlan, PeerId};
 use crate::locator_heights;
 use crate::message::MAX_HEADERS;
 use crate::reputation::Offence;
@@ -37,7 +45,10 @@ use std::collections::{HashMap, HashSet, VecDeque};
 pub const DEFAULT_MAX_HEADERS: usize = 1_000_000;
 
 /// Approximate memory one held header costs, in bytes (see the [module docs](self)).
-pub const BYTES_PER_HEADER: usize = 230;
+pub const BYTES_PER_HEADER: usize = 250;
+
+/// Default cap on the headers one peer may add that were not the best chain on arrival.
+pub const DEFAULT_MAX_FORK_HEADERS_PER_PEER: usize = DEFAULT_MAX_HEADERS / 8;
 
 /// A header at the end of a chain: its hash, height and the cumulative work up to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +108,8 @@ pub enum HeadersError {
         /// Its hash.
         hash: BlockHash,
     },
-    /// The header chain holds its cap of headers; not the peer's fault.
+    /// The header chain holds its cap of headers, all on the best chain; not the peer's
+    /// fault.
     #[error("header {hash} (#{index} in the message) refused: {max} headers already held")]
     Full {
         /// Its position in the message.
@@ -107,12 +119,23 @@ pub enum HeadersError {
         /// The cap.
         max: usize,
     },
+    /// The peer already added its cap of headers off the best chain.
+    #[error("header {hash} (#{index} in the message) refused: the peer added {max} fork headers")]
+    PeerBudget {
+        /// Its position in the message.
+        index: usize,
+        /// Its hash.
+        hash: BlockHash,
+        /// The per-peer cap.
+        max: usize,
+    },
 }
 
 impl HeadersError {
     /// What to score the peer that sent the message, if anything: unconnected headers are
     /// [`Offence::UnconnectedHeaders`]; a rule broken for good is [`Offence::InvalidBlock`];
-    /// a too-new timestamp (it may become valid) and a full header chain score nothing.
+    /// a too-new timestamp (it may become valid), a full header chain and a spent per-peer
+    /// budget score nothing.
     pub fn offence(&self) -> Option<Offence> {
         match self {
             HeadersError::TooMany { .. } => Some(Offence::MalformedMessage),
@@ -121,7 +144,7 @@ impl HeadersError {
                 .marks_block_invalid()
                 .then_some(Offence::InvalidBlock),
             HeadersError::KnownInvalid { .. } => Some(Offence::InvalidBlock),
-            HeadersError::Full { .. } => None,
+            HeadersError::Full { .. } | HeadersError::PeerBudget { .. } => None,
         }
     }
 }
@@ -148,16 +171,19 @@ struct Entry {
     chain_work: ChainWork,
     /// Arrival order: among equal work, the header seen first is best.
     seq: u64,
+    /// The peer that sent it, when it counts against that peer's fork budget (it did not
+    /// become the best header on arrival).
+    fork_of: Option<PeerId>,
 }
 
 /// A header found in the held headers or the chainstate's block index.
 #[derive(Debug, Clone, Copy)]
-struct Node {
-    header: BlockHeader,
-    height: u32,
-    chain_work: ChainWork,
+pub(super) struct Node {
+    pub(super) header: BlockHeader,
+    pub(super) height: u32,
+    pub(super) chain_work: ChainWork,
     /// Whether the chainstate knows it (or an ancestor) to be invalid.
-    invalid: bool,
+    pub(super) invalid: bool,
 }
 
 /// Validated headers beyond the chainstate's blocks, with the best (most-work) one.
@@ -169,6 +195,11 @@ struct Node {
 pub struct HeaderChain {
     params: &'static ChainParams,
     max_headers: usize,
+    max_fork_headers_per_peer: usize,
+    /// Per peer: held headers counting against its fork budget.
+    fork_headers: HashMap<PeerId, usize>,
+    /// Headers evicted so far (forks with the least work, to make room).
+    evicted: u64,
     entries: HashMap<BlockHash, Entry>,
     next_seq: u64,
     /// The most-work header ever accepted and not invalidated (first seen among equals);
@@ -193,6 +224,9 @@ impl HeaderChain {
         HeaderChain {
             params,
             max_headers,
+            max_fork_headers_per_peer: DEFAULT_MAX_FORK_HEADERS_PER_PEER.min(max_headers),
+            fork_headers: HashMap::new(),
+            evicted: 0,
             entries: HashMap::new(),
             next_seq: 0,
             best: None,
@@ -217,6 +251,43 @@ impl HeaderChain {
         self.max_headers
     }
 
+    /// Sets the cap on headers one peer may add off the best chain.
+    pub fn set_max_fork_headers_per_peer(&mut self, max: usize) {
+        self.max_fork_headers_per_peer = max;
+    }
+
+    /// Headers held that count against `peer`'s fork budget.
+    pub fn fork_headers_of(&self, peer: PeerId) -> usize {
+        self.fork_headers.get(&peer).copied().unwrap_or(0)
+    }
+
+    /// Headers evicted so far to make room (forks with the least work).
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Approximate memory the held headers take, in bytes ([`BYTES_PER_HEADER`] each).
+    pub fn approx_bytes(&self) -> usize {
+        self.entries.len() * BYTES_PER_HEADER
+    }
+
+    /// The work a header chain must prove before its headers are stored: the network's
+    /// minimum chain work, or the active tip's work less a day (144 blocks) of blocks at the
+    /// tip's difficulty, whichever is more. A fork within a day of the tip is stored at once
+    /// (it may win a race); anything lower is pre-synced first
+    /// ([`HeadersPresync`](super::HeadersPresync)).
+    pub fn anti_dos_work(&self, chain: &Chainstate) -> ChainWork {
+        let tip = chain.tip();
+        let block = ChainWork::from_bits(tip.header.bits).unwrap_or_default();
+        let day = ChainWork(
+            block
+                .0
+                .saturating_mul(parthenon_primitives::pow::U256::from(144u32)),
+        );
+        let relative = ChainWork(tip.chain_work.0.saturating_sub(day.0));
+        relative.max(self.params.minimum_chain_work())
+    }
+
     /// Whether `hash` is a held header.
     pub fn contains(&self, hash: &BlockHash) -> bool {
         self.entries.contains_key(hash)
@@ -236,7 +307,7 @@ impl HeaderChain {
         })
     }
 
-    fn node(&self, chain: &Chainstate, hash: &BlockHash) -> Option<Node> {
+    pub(super) fn node(&self, chain: &Chainstate, hash: &BlockHash) -> Option<Node> {
         if let Some(e) = self.entries.get(hash) {
             return Some(Node {
                 header: e.header,
@@ -402,6 +473,18 @@ impl HeaderChain {
         headers: &[BlockHeader],
         now_unix_ms: u64,
     ) -> Result<AcceptedHeaders, HeadersError> {
+        self.accept_headers_from(None, chain, headers, now_unix_ms)
+    }
+
+    /// [`HeaderChain::accept_headers`] for headers sent by `peer`: the headers that do not
+    /// become the best header on arrival count against the peer's fork budget.
+    pub fn accept_headers_from(
+        &mut self,
+        peer: Option<PeerId>,
+        chain: &Chainstate,
+        headers: &[BlockHeader],
+        now_unix_ms: u64,
+    ) -> Result<AcceptedHeaders, HeadersError> {
         if headers.len() > MAX_HEADERS {
             return Err(HeadersError::TooMany {
                 count: headers.len(),
@@ -460,34 +543,125 @@ impl HeaderChain {
             let ctx = self.child_context(chain, &header.prev_hash, &parent);
             context::check_header_in_context(header, &ctx, now_secs, self.params)
                 .map_err(invalid)?;
-            if self.entries.len() >= self.max_headers {
-                return Err(HeadersError::Full {
-                    index,
-                    hash,
-                    max: self.max_headers,
-                });
-            }
             let work = ChainWork::from_bits(header.bits).map_err(|e| invalid(e.into()))?;
+            let chain_work = parent.chain_work + work;
+            let becomes_best = self.best.is_none_or(|b| chain_work > b.chain_work);
+            let fork_of = if becomes_best { None } else { peer };
+            if let Some(p) = fork_of {
+                if self.fork_headers_of(p) >= self.max_fork_headers_per_peer {
+                    return Err(HeadersError::PeerBudget {
+                        index,
+                        hash,
+                        max: self.max_fork_headers_per_peer,
+                    });
+                }
+            }
+            if self.entries.len() >= self.max_headers {
+                self.evict_low_work_forks(self.max_headers / 10 + 1);
+                if self.entries.len() >= self.max_headers {
+                    return Err(HeadersError::Full {
+                        index,
+                        hash,
+                        max: self.max_headers,
+                    });
+                }
+                // The parent may have been on an evicted fork.
+                if !self.knows(chain, &header.prev_hash) {
+                    return Err(HeadersError::Full {
+                        index,
+                        hash,
+                        max: self.max_headers,
+                    });
+                }
+            }
             let entry = Entry {
                 header: *header,
                 height,
-                chain_work: parent.chain_work + work,
+                chain_work,
                 seq: self.next_seq,
+                fork_of,
             };
             self.next_seq += 1;
             let tip = HeaderTip {
                 hash,
                 height,
-                chain_work: entry.chain_work,
+                chain_work,
             };
+            if let Some(p) = fork_of {
+                *self.fork_headers.entry(p).or_default() += 1;
+            }
             self.entries.insert(hash, entry);
             out.added += 1;
-            if self.best.is_none_or(|b| tip.chain_work > b.chain_work) {
+            if becomes_best {
                 self.set_best(tip);
                 out.best_changed = true;
             }
         }
         Ok(out)
+    }
+
+    /// Drops a held header, keeping the per-peer fork counts right.
+    fn remove_entry(&mut self, hash: &BlockHash) -> Option<Entry> {
+        let e = self.entries.remove(hash)?;
+        if let Some(p) = e.fork_of {
+            if let Some(n) = self.fork_headers.get_mut(&p) {
+                *n -= 1;
+                if *n == 0 {
+                    self.fork_headers.remove(&p);
+                }
+            }
+        }
+        Some(e)
+    }
+
+    /// Evicts at least `want` held headers off the best header's branch (fewer if fewer are
+    /// held), the forks with the least work first: each header is ranked by the most work
+    /// of any held descendant (the work of the best fork through it), and every header
+    /// ranked at or below the cut goes — a set closed under descendants, since a
+    /// descendant's rank never exceeds its ancestor's. The best branch is never touched.
+    /// Returns how many went. Costs a sort of the held headers.
+    pub fn evict_low_work_forks(&mut self, want: usize) -> usize {
+        let on_best: HashSet<BlockHash> = self.branch.iter().copied().collect();
+        let mut by_height: Vec<(u32, BlockHash)> = self
+            .entries
+            .iter()
+            .filter(|(h, _)| !on_best.contains(*h))
+            .map(|(h, e)| (e.height, *h))
+            .collect();
+        if by_height.is_empty() || want == 0 {
+            return 0;
+        }
+        // Highest first, so every child is ranked before its parent.
+        by_height.sort_unstable_by(|a, b| b.cmp(a));
+        let mut rank: HashMap<BlockHash, ChainWork> = HashMap::with_capacity(by_height.len());
+        for (_, hash) in &by_height {
+            let e = &self.entries[hash];
+            let own = rank
+                .get(hash)
+                .copied()
+                .unwrap_or(e.chain_work)
+                .max(e.chain_work);
+            rank.insert(*hash, own);
+            if !on_best.contains(&e.header.prev_hash)
+                && self.entries.contains_key(&e.header.prev_hash)
+            {
+                let p = rank.entry(e.header.prev_hash).or_insert(own);
+                *p = (*p).max(own);
+            }
+        }
+        let mut ranks: Vec<ChainWork> = by_height.iter().map(|(_, h)| rank[h]).collect();
+        ranks.sort_unstable();
+        let cut = ranks[want.min(ranks.len()) - 1];
+        let doomed: Vec<BlockHash> = by_height
+            .iter()
+            .map(|(_, h)| *h)
+            .filter(|h| rank[h] <= cut)
+            .collect();
+        for h in &doomed {
+            self.remove_entry(h);
+        }
+        self.evicted += doomed.len() as u64;
+        doomed.len()
     }
 
     /// Makes `tip` (a held header) the best and brings the best branch up to date.
@@ -543,7 +717,7 @@ impl HeaderChain {
                 Some(false) => {}
                 None => continue,
             }
-            self.entries.remove(&hash);
+            self.remove_entry(&hash);
         }
         let Some(best) = self.best else {
             return;

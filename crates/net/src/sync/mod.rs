@@ -2,6 +2,8 @@
 //!
 //! The pieces, each fed by the driver (which owns the sockets, the clock and the
 //! [`Chainstate`](parthenon_chain::Chainstate)):
+//! - [`HeadersPresync`]: in front of the header chain, stores only header chains that prove
+//!   enough work, pre-syncing (validating and counting, in O(1) memory per peer) the others;
 //! - [`HeaderChain`]: validates the headers of `headers` messages against the chain rules,
 //!   holds them as a tree beyond the chainstate's blocks (bounded), tracks the best (most
 //!   work) header, and gives `getheaders` locators and the [`DownloadPlan`];
@@ -27,6 +29,7 @@
 
 pub mod download;
 pub mod headers;
+pub mod presync;
 pub mod progress;
 
 pub use download::{
@@ -34,8 +37,10 @@ pub use download::{
     DEFAULT_STALL_TIMEOUT_MS, DEFAULT_WINDOW, MAX_TIMEOUT_DOUBLINGS,
 };
 pub use headers::{
-    AcceptedHeaders, HeaderChain, HeaderTip, HeadersError, BYTES_PER_HEADER, DEFAULT_MAX_HEADERS,
+    AcceptedHeaders, HeaderChain, HeaderTip, HeadersError, BYTES_PER_HEADER,
+    DEFAULT_MAX_FORK_HEADERS_PER_PEER, DEFAULT_MAX_HEADERS,
 };
+pub use presync::{HeadersPresync, PresyncOutcome, DEFAULT_MAX_BUFFERED_HEADERS};
 pub use progress::{SyncProgress, DEFAULT_PROGRESS_WINDOW_MS, MAX_SAMPLES};
 
 use parthenon_primitives::BlockHash;

@@ -213,3 +213,32 @@ impl Rng {
         }
     }
 }
+
+/// `n` dev headers with no block behind them on `parent` (at any height), each one second
+/// after its parent, with proof of work; `tag` goes into the merkle root so that chains with
+/// different tags differ. Cheap: what a header spammer sends.
+pub fn header_only_chain(parent: &BlockHeader, n: usize, tag: u64) -> Vec<BlockHeader> {
+    use parthenon_primitives::hash::sha256d;
+    use parthenon_primitives::pow::check_proof_of_work;
+    let mut out = Vec::with_capacity(n);
+    let mut prev = *parent;
+    for i in 0..n as u64 {
+        let mut seed = [0u8; 16];
+        seed[..8].copy_from_slice(&tag.to_le_bytes());
+        seed[8..].copy_from_slice(&i.to_le_bytes());
+        let mut h = BlockHeader {
+            version: 1,
+            prev_hash: prev.hash(),
+            merkle_root: sha256d(&seed),
+            time: prev.time + 1,
+            bits: params().pow_limit_bits,
+            nonce: 0,
+        };
+        while check_proof_of_work(&h.hash(), h.bits, params().pow_limit_bits).is_err() {
+            h.nonce += 1;
+        }
+        prev = h;
+        out.push(h);
+    }
+    out
+}

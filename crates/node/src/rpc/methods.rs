@@ -395,6 +395,9 @@ pub fn merge_sync_status(info: &mut Value, net: parthenon_net::p2p::NetStatus) {
     let height = info["height"].as_u64().unwrap_or(0);
     let headers = u64::from(net.header_height).max(height);
     info["headers"] = json!(headers);
+    if !net.warnings.is_empty() {
+        info["warnings"] = json!(net.warnings.join("; "));
+    }
     if headers > height || net.initial_block_download {
         info["initial_block_download"] = json!(true);
         info["verification_progress"] = json!(height as f64 / headers.max(1) as f64);
@@ -571,6 +574,10 @@ mod tests {
             blocks_in_flight: 0,
             known_addresses: 0,
             orphan_txs: 0,
+            headers_held: 0,
+            header_store_bytes: 0,
+            headers_presynced: 0,
+            warnings: Vec::new(),
         }
     }
 
@@ -588,6 +595,17 @@ mod tests {
         assert_eq!(synced["headers"], 50);
         assert_eq!(synced["initial_block_download"], false);
         assert_eq!(synced["verification_progress"], 1.0);
+    }
+
+    #[test]
+    fn a_node_that_cannot_store_headers_says_so_and_is_not_synced() {
+        let mut info =
+            json!({"height": 50, "initial_block_download": false, "verification_progress": 1.0});
+        let mut net = status(50, true);
+        net.warnings = vec!["header store full".to_owned()];
+        merge_sync_status(&mut info, net);
+        assert_eq!(info["warnings"], "header store full");
+        assert_eq!(info["initial_block_download"], true);
     }
 
     #[test]

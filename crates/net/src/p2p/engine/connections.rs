@@ -215,6 +215,7 @@ impl Engine {
             self.book.failed(a, now, base, max);
         }
         self.downloader.peer_gone(id);
+        self.presync.peer_gone(id);
         self.update_peer_counts();
         self.assign_downloads();
     }
@@ -360,6 +361,7 @@ impl Engine {
                 }
                 PeerAction::Connected(v) => self.on_connected(id, *v),
                 PeerAction::Deliver(m) => self.on_deliver(id, m),
+                PeerAction::DeliverTx(tx, txid) => self.on_tx(id, *tx, txid),
             }
         }
     }
@@ -440,7 +442,10 @@ impl Engine {
         match m {
             Message::Headers(h) => self.on_headers(id, h),
             Message::Block(b) => self.on_block(id, b),
-            Message::Tx(t) => self.on_tx(id, t),
+            Message::Tx(t) => {
+                let txid = t.txid();
+                self.on_tx(id, t, txid)
+            }
             Message::Inv(items) => self.on_inv(id, items),
             Message::GetData(items) => self.on_getdata(id, items),
             Message::NotFound(items) => {

@@ -28,7 +28,10 @@ use super::{P2pConfig, P2pShared};
 use crate::message::{InvKind, Inventory, Message, PeerAddress, MAX_ADDRS, MAX_HEADERS};
 use crate::peer::{LocalInfo, Peer, PeerAction};
 use crate::reputation::{BanList, Offence};
-use crate::sync::{BlockDownloader, HeaderChain, HeadersError, PeerId, SyncProgress};
+use crate::sync::{
+    BlockDownloader, HeaderChain, HeadersError, HeadersPresync, PeerId, PresyncOutcome,
+    SyncProgress,
+};
 use crate::transport::{
     Connection, ConnectionSecurity, Direction, PeerSpec, Transport, TransportError,
 };
@@ -149,6 +152,10 @@ pub(crate) struct Engine {
     dialling: BTreeSet<DialKey>,
     self_addrs: BTreeSet<SocketAddr>,
     headers: HeaderChain,
+    presync: HeadersPresync,
+    /// When the header store last refused headers (full, or a peer's budget spent), and
+    /// why; cleared when headers are stored again.
+    header_store_refused: Option<(u64, String)>,
     downloader: BlockDownloader,
     progress: SyncProgress,
     last_progress_log_ms: u64,
@@ -194,6 +201,7 @@ impl Engine {
         }
         let announced_tip = shared.chain.read().tip_hash();
         let headers = HeaderChain::new(cfg.params);
+        let cfg_params = cfg.params;
         let orphans = OrphanTxs::new(cfg.max_orphan_txs, cfg.max_orphan_tx_bytes);
         let mut rng = rng;
         let eviction_key: [u8; 32] = rng.random();
@@ -219,6 +227,8 @@ impl Engine {
             dialling: BTreeSet::new(),
             self_addrs: BTreeSet::new(),
             headers,
+            presync: HeadersPresync::new(cfg_params),
+            header_store_refused: None,
             downloader,
             progress: SyncProgress::default(),
             last_progress_log_ms: 0,
@@ -321,6 +331,7 @@ impl Engine {
             .stalled(now, self.cfg.block_stall_timeout_ms)
         {
             tracing::warn!(%pid, "peer stalled the block download; its blocks go to others");
+            self.punish(pid, Offence::Stalling);
             self.drop_peer(pid, "stalled block download");
         }
         self.maintain_outbound(now);

@@ -76,7 +76,7 @@ impl Engine {
                     InvKind::Tx => {
                         if in_flight + want_txs.len() < MAX_TX_REQUESTS_PER_PEER
                             && !mempool.contains(&item.hash)
-                            && !self.orphans.contains(&item.hash)
+                            && !self.orphans.held_from(&item.hash, id)
                             && !self.recent_rejects.contains(&item.hash)
                         {
                             want_txs.push(*item);
@@ -114,15 +114,36 @@ impl Engine {
         }
     }
 
-    pub(super) fn remember_reject(&mut self, txid: Hash256) {
+    /// Remembers that `txid` was refused for `error`, so announcements of it are not fetched
+    /// again — but only when no other signature could change the verdict (see
+    /// [`refusal_covers_txid`]): a txid leaves the signatures out, so a copy of a
+    /// transaction with a broken signature must not keep the real one out.
+    pub(super) fn remember_reject(&mut self, txid: Hash256, error: &MempoolError) {
+        if !refusal_covers_txid(error) {
+            return;
+        }
         if self.recent_rejects.len() >= MAX_RECENT_REJECTS {
             self.recent_rejects.clear();
         }
         self.recent_rejects.insert(txid);
     }
 
-    pub(super) fn on_tx(&mut self, id: PeerId, tx: Transaction) {
-        let txid = tx.txid();
+    /// Charges the refusal of a `bytes`-long transaction from `id` (its validation was work
+    /// for nothing) and scores a consensus-invalid one.
+    fn charge_refusal(&mut self, id: PeerId, bytes: usize, invalid: bool) {
+        let now = self.now_ms();
+        if let Some(slot) = self.slots.get_mut(&id) {
+            let actions = slot.peer.charge_rejected_tx(bytes, now);
+            self.apply(id, actions);
+        }
+        if invalid {
+            self.punish(id, Offence::InvalidTransaction);
+        }
+    }
+
+    /// A requested transaction from `id`, with the txid the peer's state machine matched.
+    pub(super) fn on_tx(&mut self, id: PeerId, tx: Transaction, txid: Hash256) {
+        let bytes = tx.encoded_len();
         match self.accept_tx(tx) {
             Ok(()) => {
                 tracing::debug!(%id, %txid, "transaction accepted");
@@ -139,18 +160,19 @@ impl Engine {
                 let now = self.now_ms();
                 self.orphans.insert(tx, id, now);
             }
-            Err((_, MempoolError::Invalid(e))) => {
-                tracing::info!(%id, %txid, error = %e, "invalid transaction from peer");
-                self.remember_reject(txid);
-                self.punish(id, Offence::InvalidTransaction);
-            }
             Err((_, MempoolError::AlreadyKnown(_))) => {}
             Err((_, MempoolError::Chain(e))) => {
                 tracing::error!(%txid, error = %e, "cannot check transaction");
             }
             Err((_, e)) => {
-                tracing::debug!(%id, %txid, error = %e, "transaction not accepted");
-                self.remember_reject(txid);
+                let invalid = matches!(e, MempoolError::Invalid(_));
+                if invalid {
+                    tracing::info!(%id, %txid, error = %e, "invalid transaction from peer");
+                } else {
+                    tracing::debug!(%id, %txid, error = %e, "transaction not accepted");
+                }
+                self.remember_reject(txid, &e);
+                self.charge_refusal(id, bytes, invalid);
             }
         }
     }
@@ -174,6 +196,7 @@ impl Engine {
             let mut progress = false;
             for (tx, from, added) in self.orphans.take_all() {
                 let txid = tx.txid();
+                let bytes = tx.encoded_len();
                 match self.accept_tx(tx) {
                     Ok(()) => {
                         progress = true;
@@ -184,16 +207,53 @@ impl Engine {
                     {
                         self.orphans.restore(tx, from, added);
                     }
-                    Err((_, MempoolError::Invalid(_))) => {
-                        self.remember_reject(txid);
-                        self.punish(from, Offence::InvalidTransaction);
+                    // Another version of it (the one with valid signatures) got in first.
+                    Err((_, MempoolError::AlreadyKnown(_))) => {}
+                    Err((_, MempoolError::Chain(e))) => {
+                        tracing::error!(%txid, error = %e, "cannot check orphan transaction");
                     }
-                    Err(_) => self.remember_reject(txid),
+                    Err((_, e)) => {
+                        let invalid = matches!(e, MempoolError::Invalid(_));
+                        self.remember_reject(txid, &e);
+                        self.charge_refusal(from, bytes, invalid);
+                    }
                 }
             }
             if !progress {
                 return;
             }
         }
+    }
+}
+
+/// Whether `error` holds for every transaction with the same txid, whatever its signatures
+/// (a txid covers everything but the signature fields): only then may the refusal be
+/// remembered by txid. Failures a different signature field can change are not — a bad or
+/// missized signature, and the size and fee-rate verdicts that depend on the encoded length
+/// (a bloated signature field makes a copy larger) — because an attacker who sees a
+/// transaction could otherwise relay a broken copy first and keep the real one out of the
+/// mempool for good. Inventory is announced by txid (there is no wtxid relay), so this is
+/// the filter's only safe key. Missing inputs never get here (they make an orphan).
+pub(super) fn refusal_covers_txid(error: &MempoolError) -> bool {
+    match error {
+        MempoolError::Invalid(e) => matches!(
+            **e,
+            ValidationError::NoInputs { .. }
+                | ValidationError::NoOutputs { .. }
+                | ValidationError::OutputTooLarge { .. }
+                | ValidationError::OutputTotalTooLarge { .. }
+                | ValidationError::BadOutputScript { .. }
+                | ValidationError::DuplicateInput { .. }
+                | ValidationError::NullPrevout { .. }
+                | ValidationError::ImmatureSpend { .. }
+                | ValidationError::ValueNotConserved { .. }
+                | ValidationError::AmountOverflow { .. }
+                | ValidationError::LooseCoinbase
+                | ValidationError::NonFinalTransaction { .. }
+        ),
+        MempoolError::Conflict { .. } => true,
+        // Too large, mempool full (fee rate), already known, chain errors, and any verdict
+        // added later: not provably independent of the signatures.
+        _ => false,
     }
 }

@@ -197,8 +197,21 @@ impl Engine {
     }
 
     pub(super) fn status(&self) -> NetStatus {
-        let height = self.shared.chain.read().height();
+        let (height, tip_work) = {
+            let chain = self.shared.chain.read();
+            (chain.height(), chain.tip().chain_work)
+        };
         let header_height = self.counters.header_height().max(height);
+        let mut warnings = Vec::new();
+        if let Some((_, why)) = &self.header_store_refused {
+            warnings.push(why.clone());
+        }
+        // A peer showing a chain with more work than ours, not stored yet (pre-sync or
+        // redownload), means we are not synced either.
+        let more_work_pending = self
+            .presync
+            .best_claimed_work()
+            .is_some_and(|w| w > tip_work);
         NetStatus {
             listen: self.listen,
             tls: self.cfg.certificate.is_some(),
@@ -210,10 +223,17 @@ impl Engine {
             inbound: self.count(Direction::Inbound),
             outbound: self.count(Direction::Outbound),
             header_height,
-            initial_block_download: header_height > height || !self.downloader.is_idle(),
+            initial_block_download: header_height > height
+                || !self.downloader.is_idle()
+                || more_work_pending
+                || self.header_store_refused.is_some(),
             blocks_in_flight: self.downloader.in_flight(),
             known_addresses: self.book.len(),
             orphan_txs: self.orphans.len(),
+            headers_held: self.headers.len(),
+            header_store_bytes: self.headers.approx_bytes() + self.presync.approx_bytes(),
+            headers_presynced: self.presync.counted_total(),
+            warnings,
         }
     }
 }

@@ -62,11 +62,16 @@ impl Engine {
         let now_unix_ms = self.now_unix() * 1000;
         let result = {
             let chain = self.shared.chain.read();
-            self.headers.accept_headers(&chain, &headers, now_unix_ms)
+            self.presync
+                .on_headers(id, &mut self.headers, &chain, &headers, now_unix_ms)
         };
+        let now = self.now_ms();
         match result {
-            Ok(acc) => {
+            Ok(PresyncOutcome::Stored(acc)) => {
                 tracing::debug!(%id, added = acc.added, full = acc.full, "headers accepted");
+                if acc.added > 0 {
+                    self.header_store_refused = None;
+                }
                 if acc.full {
                     if let Some(last) = acc.last {
                         self.continue_headers(id, last);
@@ -78,8 +83,42 @@ impl Engine {
                     self.replan();
                 }
             }
-            Err(HeadersError::Full { .. }) => {
-                tracing::warn!(%id, "header store full; waiting for blocks before more headers");
+            Ok(PresyncOutcome::Presyncing {
+                last,
+                fork,
+                full,
+                counted,
+            }) => {
+                tracing::debug!(%id, counted, full, "headers of a low-work chain pre-synced, not stored");
+                if full {
+                    self.send_getheaders(id, vec![last, fork], now);
+                } else if again {
+                    self.request_headers(id);
+                }
+            }
+            Ok(PresyncOutcome::Redownload { fork }) => {
+                let locator = self.headers.locator_from(&self.shared.chain.read(), &fork);
+                self.send_getheaders(id, locator, now);
+            }
+            Ok(PresyncOutcome::Buffering { last, fork }) => {
+                self.send_getheaders(id, vec![last, fork], now);
+            }
+            Ok(PresyncOutcome::RedownloadFailed) => {
+                if again {
+                    self.request_headers(id);
+                }
+            }
+            Err(e @ (HeadersError::Full { .. } | HeadersError::PeerBudget { .. })) => {
+                tracing::warn!(%id, error = %e, "headers not stored");
+                if matches!(e, HeadersError::Full { .. }) {
+                    self.header_store_refused = Some((
+                        now,
+                        format!(
+                            "header store full ({} headers held); new headers are refused until blocks are downloaded",
+                            self.headers.len()
+                        ),
+                    ));
+                }
             }
             Err(e) => {
                 tracing::warn!(%id, error = %e, "headers refused");
@@ -168,6 +207,8 @@ impl Engine {
                 let connected = outcome.update.connected.len();
                 if connected > 0 {
                     self.connected_since_prune += connected;
+                    // Conflicts, immature spends and lock times depend on the tip: judge them afresh.
+                    self.recent_rejects.clear();
                     // A block that extended our chain: eviction protects its sender.
                     if let Some(s) = self.slots.get_mut(&id) {
                         s.last_block_ms = Some(now);
