@@ -1,6 +1,7 @@
 //! `parthenon`: the ParthenonChain full node and its tools.
 
 mod cert_cmd;
+mod chaos_cmd;
 mod crypto_cmd;
 mod devnet;
 mod passphrase;
@@ -59,6 +60,8 @@ enum Command {
     /// TLS certificates: generate a self-signed pair, show one, check its expiry.
     #[command(subcommand)]
     Cert(cert_cmd::CertCommand),
+    /// Chaos suite: seeded whole-network simulations with injected faults (docs/chaos.md).
+    Chaos(chaos_cmd::ChaosArgs),
 }
 
 #[derive(Subcommand)]
@@ -336,6 +339,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Crypto(c) => crypto(c),
         Command::Cert(c) => cert_cmd::run(c),
+        Command::Chaos(a) => chaos_cmd::run(a),
         Command::Bench(BenchCommand::Crypto { json, quick }) => {
             crypto_cmd::bench(json, quick, cli_aes())
         }
