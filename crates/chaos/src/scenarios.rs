@@ -132,6 +132,18 @@ fn finish(c: &mut Cluster<'_>) -> Result<(), String> {
     check_safety(c, &everyone, "after the faults")
 }
 
+/// Runs `body` on the cluster and hands its record to `out` whatever the outcome, so a
+/// failing run still reports the faults it injected and the checks it made.
+fn recorded(
+    mut c: Cluster,
+    out: &mut Option<crate::record::Recorder>,
+    body: impl FnOnce(&mut Cluster) -> Result<(), String>,
+) -> Result<(), String> {
+    let r = body(&mut c);
+    *out = Some(c.record());
+    r
+}
+
 /// `network_partition`: 1 to 3 rounds of a random partition (2 to 4 groups of random
 /// membership) lasting 5 to 20 s with mining and payments on every side, each healed after
 /// its time, rounds possibly back to back; every round mines in two groups and checks
@@ -140,13 +152,13 @@ pub fn network_partition(
     p: RunParams,
     out: &mut Option<crate::record::Recorder>,
 ) -> Result<(), String> {
-    let mut c = Cluster::new(p.seed, p.nodes, |_| NetSettings::default())?;
-    let r = (|| {
-        warm_up(&mut c)?;
-        let everyone = all(&c);
+    let c = Cluster::new(p.seed, p.nodes, |_| NetSettings::default())?;
+    recorded(c, out, |c| {
+        warm_up(c)?;
+        let everyone = all(c);
         let rounds = c.rng.random_range(1..=3);
         for round in 0..rounds {
-            let groups = random_groups(&mut c);
+            let groups = random_groups(c);
             let cut = c.partition(&groups);
             c.rec.fault("links cut", cut);
             let t = c.now();
@@ -168,10 +180,10 @@ pub fn network_partition(
                 c.workload(0.1, 0.3)?;
                 c.run_for(ms(500))?;
             }
-            assert_isolated(&c, &ba, &ga)?;
-            assert_isolated(&c, &bb, &gb)?;
+            assert_isolated(c, &ba, &ga)?;
+            assert_isolated(c, &bb, &gb)?;
             c.rec.fault("blocks kept apart by the partition", 2);
-            check_safety(&mut c, &everyone, &format!("partition round {round}"))?;
+            check_safety(c, &everyone, &format!("partition round {round}"))?;
             c.heal_all();
             let t = c.now();
             c.rec.close(t, w);
@@ -179,14 +191,12 @@ pub fn network_partition(
             let pause = c.rng.random_range(0..5_000);
             c.run_for(ms(pause))?;
         }
-        finish(&mut c)?;
+        finish(c)?;
         if c.rec.faults_of("blocks kept apart by the partition") == 0 {
             return Err("no partition took effect".into());
         }
         Ok(())
-    })();
-    *out = Some(c.record());
-    r
+    })
 }
 
 /// `fork_resolution`: 2 or 3 rounds of two sides mining competing branches of different
@@ -197,15 +207,15 @@ pub fn fork_resolution(
     p: RunParams,
     out: &mut Option<crate::record::Recorder>,
 ) -> Result<(), String> {
-    let mut c = Cluster::new(p.seed, p.nodes, |_| NetSettings::default())?;
-    let r = (|| {
-        warm_up(&mut c)?;
-        let everyone = all(&c);
+    let c = Cluster::new(p.seed, p.nodes, |_| NetSettings::default())?;
+    recorded(c, out, |c| {
+        warm_up(c)?;
+        let everyone = all(c);
         let rounds = c.rng.random_range(2..=3);
         let deep_round = c.rng.random_range(0..rounds);
         let mut deepest = 0u32;
         for round in 0..rounds {
-            let (a, b) = random_sides(&mut c);
+            let (a, b) = random_sides(c);
             let groups = sides_groups(c.len(), &a);
             let cut = c.partition(&groups);
             c.rec.fault("links cut", cut);
@@ -255,9 +265,9 @@ pub fn fork_resolution(
                         && b.iter().all(|&i| c.nodes[i].tip() == tip_b)
                 },
             )?;
-            assert_isolated(&c, &tip_a, &a)?;
-            assert_isolated(&c, &tip_b, &b)?;
-            check_safety(&mut c, &everyone, &format!("fork round {round}"))?;
+            assert_isolated(c, &tip_a, &a)?;
+            assert_isolated(c, &tip_b, &b)?;
+            check_safety(c, &everyone, &format!("fork round {round}"))?;
             c.heal_all();
             let t = c.now();
             c.rec.close(t, w);
@@ -266,7 +276,7 @@ pub fn fork_resolution(
             } else {
                 (tip_b, tip_a, a.clone())
             };
-            check_liveness(&mut c, &everyone, false)?;
+            check_liveness(c, &everyone, false)?;
             // Mining may not go on during the liveness phase, so the tip is the winner's.
             for (i, node) in c.nodes.iter().enumerate() {
                 let chain = node.shared.chain.read();
@@ -292,16 +302,14 @@ pub fn fork_resolution(
                 ),
             );
         }
-        check_safety(&mut c, &everyone, "after the forks")?;
+        check_safety(c, &everyone, "after the forks")?;
         if deepest < 6 {
             return Err(format!(
                 "the deepest reorg was {deepest} blocks, not a deep one"
             ));
         }
         Ok(())
-    })();
-    *out = Some(c.record());
-    r
+    })
 }
 
 fn shape_of(side: &[usize]) -> String {
@@ -316,11 +324,11 @@ fn shape_of(side: &[usize]) -> String {
 /// side and must be refused. Afterwards exactly one of the two is in every node's best
 /// chain, and the other in no mempool.
 pub fn double_spend(p: RunParams, out: &mut Option<crate::record::Recorder>) -> Result<(), String> {
-    let mut c = Cluster::new(p.seed, p.nodes, |_| NetSettings::default())?;
-    let r = (|| {
-        warm_up(&mut c)?;
-        let everyone = all(&c);
-        let (a, b) = random_sides(&mut c);
+    let c = Cluster::new(p.seed, p.nodes, |_| NetSettings::default())?;
+    recorded(c, out, |c| {
+        warm_up(c)?;
+        let everyone = all(c);
+        let (a, b) = random_sides(c);
         let groups = sides_groups(c.len(), &a);
         let cut = c.partition(&groups);
         c.rec.fault("links cut", cut);
@@ -369,8 +377,7 @@ pub fn double_spend(p: RunParams, out: &mut Option<crate::record::Recorder>) -> 
                 let pause = c.rng.random_range(100..600);
                 c.run_for(ms(pause))?;
             }
-            if !confirmed(&c, owner, &id1, fork_height)?
-                || !confirmed(&c, other, &id2, fork_height)?
+            if !confirmed(c, owner, &id1, fork_height)? || !confirmed(c, other, &id2, fork_height)?
             {
                 return Err("each side's miner did not confirm its side's spend".into());
             }
@@ -384,7 +391,7 @@ pub fn double_spend(p: RunParams, out: &mut Option<crate::record::Recorder>) -> 
                 ));
             }
         }
-        check_safety(&mut c, &everyone, "during the partition")?;
+        check_safety(c, &everyone, "during the partition")?;
         c.heal_all();
         let t = c.now();
         c.rec.close(t, w);
@@ -405,11 +412,11 @@ pub fn double_spend(p: RunParams, out: &mut Option<crate::record::Recorder>) -> 
             let i = c.random_node();
             c.mine(i)?;
         }
-        finish(&mut c)?;
+        finish(c)?;
         let mut winners = std::collections::BTreeSet::new();
         for i in 0..c.len() {
-            let has1 = confirmed(&c, i, &id1, fork_height)?;
-            let has2 = confirmed(&c, i, &id2, fork_height)?;
+            let has1 = confirmed(c, i, &id1, fork_height)?;
+            let has2 = confirmed(c, i, &id2, fork_height)?;
             if has1 == has2 {
                 return Err(format!(
                     "node{i}: {} of the two conflicting spends confirmed",
@@ -432,9 +439,7 @@ pub fn double_spend(p: RunParams, out: &mut Option<crate::record::Recorder>) -> 
             c.len() as u64,
         );
         Ok(())
-    })();
-    *out = Some(c.record());
-    r
+    })
 }
 
 /// A random link failure process: every 100 ms each working link fails with probability
@@ -493,26 +498,24 @@ fn link_failures(
 /// to 3 s) for 20 to 40 s while blocks and payments flow: every segment on a failed link
 /// is lost. The links' failures must have broken connections.
 pub fn packet_loss(p: RunParams, out: &mut Option<crate::record::Recorder>) -> Result<(), String> {
-    let mut c = Cluster::new(p.seed, p.nodes, |_| NetSettings::default())?;
-    let r = (|| {
-        warm_up(&mut c)?;
-        let everyone = all(&c);
+    let c = Cluster::new(p.seed, p.nodes, |_| NetSettings::default())?;
+    recorded(c, out, |c| {
+        warm_up(c)?;
+        let everyone = all(c);
         let rate = c.rng.random_range(0.005..0.05);
         let secs = c.rng.random_range(20..=40);
         let before: u64 = c.nodes.iter().map(|n| n.disconnects()).sum();
-        link_failures(&mut c, secs, rate, 3_000, 0.05, "link_failure")?;
+        link_failures(c, secs, rate, 3_000, 0.05, "link_failure")?;
         let broken = c.nodes.iter().map(|n| n.disconnects()).sum::<u64>() - before;
         c.rec.fault("connections broken", broken);
         c.rec.figure("link failure rate per 100 ms", rate);
-        check_safety(&mut c, &everyone, "after the losses")?;
-        finish(&mut c)?;
+        check_safety(c, &everyone, "after the losses")?;
+        finish(c)?;
         if c.rec.faults_of("link_failure") == 0 {
             return Err("no link failed".into());
         }
         Ok(())
-    })();
-    *out = Some(c.record());
-    r
+    })
 }
 
 /// `frequent_disconnections`: for 20 to 40 s links flap (each link goes down with
@@ -524,27 +527,25 @@ pub fn frequent_disconnections(
     p: RunParams,
     out: &mut Option<crate::record::Recorder>,
 ) -> Result<(), String> {
-    let mut c = Cluster::new(p.seed, p.nodes, |_| NetSettings::default())?;
-    let r = (|| {
-        warm_up(&mut c)?;
-        let everyone = all(&c);
+    let c = Cluster::new(p.seed, p.nodes, |_| NetSettings::default())?;
+    recorded(c, out, |c| {
+        warm_up(c)?;
+        let everyone = all(c);
         let secs = c.rng.random_range(20..=40);
         let before: u64 = c.nodes.iter().map(|n| n.disconnects()).sum();
         let end = c.sim.elapsed() + Duration::from_secs(secs);
         while c.sim.elapsed() < end {
-            link_failures(&mut c, 1, 0.03, 500, 0.05, "link_flap")?;
+            link_failures(c, 1, 0.03, 500, 0.05, "link_flap")?;
         }
         let dropped = c.nodes.iter().map(|n| n.disconnects()).sum::<u64>() - before;
         c.rec.fault("disconnects counted by the engines", dropped);
-        check_safety(&mut c, &everyone, "after the churn")?;
-        finish(&mut c)?;
+        check_safety(c, &everyone, "after the churn")?;
+        finish(c)?;
         if dropped == 0 {
             return Err("no connection was dropped".into());
         }
         Ok(())
-    })();
-    *out = Some(c.record());
-    r
+    })
 }
 
 /// `high_latency`: every message takes a random time between a floor of 20 to 200 ms and a
@@ -554,7 +555,7 @@ pub fn frequent_disconnections(
 pub fn high_latency(p: RunParams, out: &mut Option<crate::record::Recorder>) -> Result<(), String> {
     let mut floor = Duration::ZERO;
     let mut ceiling = Duration::ZERO;
-    let mut c = Cluster::new(p.seed, p.nodes, |rng| {
+    let c = Cluster::new(p.seed, p.nodes, |rng| {
         floor = ms(rng.random_range(20..=200));
         ceiling = ms(rng.random_range(200..=1_500));
         NetSettings {
@@ -563,9 +564,9 @@ pub fn high_latency(p: RunParams, out: &mut Option<crate::record::Recorder>) -> 
             ..NetSettings::default()
         }
     })?;
-    let r = (|| {
-        warm_up(&mut c)?;
-        let everyone = all(&c);
+    recorded(c, out, |c| {
+        warm_up(c)?;
+        let everyone = all(c);
         // One block's propagation time under the latency.
         let i = c.random_node();
         let hash = c.mine(i)?.hash();
@@ -633,15 +634,13 @@ pub fn high_latency(p: RunParams, out: &mut Option<crate::record::Recorder>) -> 
             );
             c.rec.close(t, w);
         }
-        check_safety(&mut c, &everyone, "after the spikes")?;
-        finish(&mut c)?;
+        check_safety(c, &everyone, "after the spikes")?;
+        finish(c)?;
         if c.rec.faults_of("latency_spike") == 0 {
             return Err("no latency spike was injected".into());
         }
         Ok(())
-    })();
-    *out = Some(c.record());
-    r
+    })
 }
 
 /// `orphan_blocks`: one node's links get very different fixed latencies (1 ms to 1.5 s
@@ -654,13 +653,13 @@ pub fn orphan_blocks(
     p: RunParams,
     out: &mut Option<crate::record::Recorder>,
 ) -> Result<(), String> {
-    let mut c = Cluster::new(p.seed, p.nodes, |rng| NetSettings {
+    let c = Cluster::new(p.seed, p.nodes, |rng| NetSettings {
         per_peer: Some(rng.random_range(1..=3)),
         ..NetSettings::default()
     })?;
-    let r = (|| {
-        warm_up(&mut c)?;
-        let everyone = all(&c);
+    recorded(c, out, |c| {
+        warm_up(c)?;
+        let everyone = all(c);
         let t = c.random_node();
         let others: Vec<usize> = everyone.iter().copied().filter(|&i| i != t).collect();
         let mut lat = Vec::new();
@@ -719,16 +718,14 @@ pub fn orphan_blocks(
             now,
             format!("node{t} caught up {k} blocks, {most_orphans} orphans at most"),
         );
-        finish(&mut c)?;
+        finish(c)?;
         if most_orphans == 0 {
             return Err(format!(
                 "node{t} caught up {k} blocks without one arriving before its parent"
             ));
         }
         Ok(())
-    })();
-    *out = Some(c.record());
-    r
+    })
 }
 
 /// Size of the transfer `bandwidth_throttling` times: a largest block.
@@ -801,7 +798,7 @@ pub fn bandwidth_throttling(
     p: RunParams,
     out: &mut Option<crate::record::Recorder>,
 ) -> Result<(), String> {
-    let mut c = Cluster::new(p.seed, p.nodes, |rng| {
+    let c = Cluster::new(p.seed, p.nodes, |rng| {
         let mut net = NetSettings::default();
         let throttled = rng.random_range(1..p.nodes);
         let mut order: Vec<usize> = (0..p.nodes).collect();
@@ -814,7 +811,7 @@ pub fn bandwidth_throttling(
         }
         net
     })?;
-    let r = (|| {
+    recorded(c, out, |c| {
         let rate = c.rng.random_range(256_000..=4_000_000u64);
         let took = timed_transfer(c.rng.random(), BLOCK_BYTES, rate)?;
         let expected = Duration::from_secs_f64(BLOCK_BYTES as f64 / rate as f64);
@@ -836,11 +833,11 @@ pub fn bandwidth_throttling(
             ));
         }
         c.rec.fault("4 MB transfers paced", 1);
-        warm_up(&mut c)?;
-        let everyone = all(&c);
+        warm_up(c)?;
+        let everyone = all(c);
         let secs = c.rng.random_range(20..=40);
         let now = c.now();
-        let w = c.rec.open(now, "throttle", throttled_names(&c));
+        let w = c.rec.open(now, "throttle", throttled_names(c));
         for _ in 0..secs * 2 {
             c.workload(0.1, 0.6)?;
             c.run_for(ms(500))?;
@@ -860,15 +857,13 @@ pub fn bandwidth_throttling(
         c.rec.fault("bytes paced", bytes);
         c.rec
             .figure("seconds writers were held back", held as f64 / 1e6);
-        check_safety(&mut c, &everyone, "after the throttling")?;
-        finish(&mut c)?;
+        check_safety(c, &everyone, "after the throttling")?;
+        finish(c)?;
         if bytes == 0 || held == 0 {
             return Err("no byte was paced".into());
         }
         Ok(())
-    })();
-    *out = Some(c.record());
-    r
+    })
 }
 
 fn throttled_names(c: &Cluster<'_>) -> String {
@@ -889,7 +884,7 @@ fn throttled_names(c: &Cluster<'_>) -> String {
 /// the others go on without them where they must (stall timeouts) and nobody bans them.
 /// Answers must have been delayed and bytes trickled.
 pub fn slow_peer(p: RunParams, out: &mut Option<crate::record::Recorder>) -> Result<(), String> {
-    let mut c = Cluster::new(p.seed, p.nodes, |rng| {
+    let c = Cluster::new(p.seed, p.nodes, |rng| {
         let mut net = NetSettings::default();
         let slow = rng.random_range(1..=2usize.min(p.nodes - 1));
         let mut order: Vec<usize> = (0..p.nodes).collect();
@@ -902,12 +897,12 @@ pub fn slow_peer(p: RunParams, out: &mut Option<crate::record::Recorder>) -> Res
         }
         net
     })?;
-    let r = (|| {
-        warm_up(&mut c)?;
-        let everyone = all(&c);
+    recorded(c, out, |c| {
+        warm_up(c)?;
+        let everyone = all(c);
         let secs = c.rng.random_range(20..=40);
         let now = c.now();
-        let w = c.rec.open(now, "slow_peer", throttled_names(&c));
+        let w = c.rec.open(now, "slow_peer", throttled_names(c));
         for _ in 0..secs * 2 {
             c.workload(0.1, 0.4)?;
             c.run_for(ms(500))?;
@@ -926,15 +921,13 @@ pub fn slow_peer(p: RunParams, out: &mut Option<crate::record::Recorder>) -> Res
             .sum();
         c.rec.fault("answers delayed", delayed);
         c.rec.fault("bytes trickled", bytes);
-        check_safety(&mut c, &everyone, "after the slow spell")?;
-        finish(&mut c)?;
+        check_safety(c, &everyone, "after the slow spell")?;
+        finish(c)?;
         if delayed == 0 || bytes == 0 {
             return Err("no answer was delayed".into());
         }
         Ok(())
-    })();
-    *out = Some(c.record());
-    r
+    })
 }
 
 /// `malicious_peer`: a hostile host (not one of the nodes) makes 10 to 25 attacks, each a
@@ -947,10 +940,10 @@ pub fn malicious_peer(
     p: RunParams,
     out: &mut Option<crate::record::Recorder>,
 ) -> Result<(), String> {
-    let mut c = Cluster::new(p.seed, p.nodes, |_| NetSettings::default())?;
-    let r = (|| {
-        warm_up(&mut c)?;
-        let everyone = all(&c);
+    let c = Cluster::new(p.seed, p.nodes, |_| NetSettings::default())?;
+    recorded(c, out, |c| {
+        warm_up(c)?;
+        let everyone = all(c);
         let stats: crate::hostile::HostileStats = Arc::default();
         let rounds = c.rng.random_range(10..=25);
         let targets: Vec<String> = everyone
@@ -1010,8 +1003,8 @@ pub fn malicious_peer(
             }
         }
         c.rec.fault("bans of the hostile peer", bans);
-        check_safety(&mut c, &everyone, "after the attacks")?;
-        finish(&mut c)?;
+        check_safety(c, &everyone, "after the attacks")?;
+        finish(c)?;
         let closed = seen
             .get("connections closed by the node")
             .copied()
@@ -1027,9 +1020,7 @@ pub fn malicious_peer(
             ));
         }
         Ok(())
-    })();
-    *out = Some(c.record());
-    r
+    })
 }
 
 /// The fixed names of the hostile peer's observations, as the workload map wants them.
