@@ -5,12 +5,12 @@
 
 use crate::cluster::{Cluster, NetSettings};
 use crate::invariants::{check_liveness, check_safety};
-use crate::pacing::{Pace, PacedTransport};
+use crate::pacing::{Pace, PaceStats, PacedTransport};
 use parthenon_net::transport::{PeerSpec, Transport, TurmoilTransport};
 use parthenon_primitives::{BlockHash, Txid};
 use rand::seq::SliceRandom;
 use rand::Rng;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -836,24 +836,9 @@ pub fn bandwidth_throttling(
         warm_up(c)?;
         let everyone = all(c);
         let secs = c.rng.random_range(20..=40);
-        let now = c.now();
-        let w = c.rec.open(now, "throttle", throttled_names(c));
-        for _ in 0..secs * 2 {
-            c.workload(0.1, 0.6)?;
-            c.run_for(ms(500))?;
-        }
-        let now = c.now();
-        c.rec.close(now, w);
-        let bytes: u64 = c
-            .nodes
-            .iter()
-            .map(|n| n.paced.bytes.load(Ordering::Relaxed))
-            .sum();
-        let held: u64 = c
-            .nodes
-            .iter()
-            .map(|n| n.paced.held_us.load(Ordering::Relaxed))
-            .sum();
+        paced_window(c, "throttle", secs, 0.6)?;
+        let bytes = paced_total(c, |p| &p.bytes);
+        let held = paced_total(c, |p| &p.held_us);
         c.rec.fault("bytes paced", bytes);
         c.rec
             .figure("seconds writers were held back", held as f64 / 1e6);
@@ -864,6 +849,28 @@ pub fn bandwidth_throttling(
         }
         Ok(())
     })
+}
+
+/// Runs the workload (a block with probability 0.1, a payment with `p_tx`, every half
+/// second) for `secs` seconds inside a fault window `kind` naming the paced nodes.
+fn paced_window(c: &mut Cluster<'_>, kind: &str, secs: u64, p_tx: f64) -> Result<(), String> {
+    let now = c.now();
+    let w = c.rec.open(now, kind, throttled_names(c));
+    for _ in 0..secs * 2 {
+        c.workload(0.1, p_tx)?;
+        c.run_for(ms(500))?;
+    }
+    let now = c.now();
+    c.rec.close(now, w);
+    Ok(())
+}
+
+/// One pacing counter summed over every node.
+fn paced_total(c: &Cluster<'_>, counter: impl Fn(&PaceStats) -> &AtomicU64) -> u64 {
+    c.nodes
+        .iter()
+        .map(|n| counter(&n.paced).load(Ordering::Relaxed))
+        .sum()
 }
 
 fn throttled_names(c: &Cluster<'_>) -> String {
@@ -901,24 +908,9 @@ pub fn slow_peer(p: RunParams, out: &mut Option<crate::record::Recorder>) -> Res
         warm_up(c)?;
         let everyone = all(c);
         let secs = c.rng.random_range(20..=40);
-        let now = c.now();
-        let w = c.rec.open(now, "slow_peer", throttled_names(c));
-        for _ in 0..secs * 2 {
-            c.workload(0.1, 0.4)?;
-            c.run_for(ms(500))?;
-        }
-        let now = c.now();
-        c.rec.close(now, w);
-        let delayed: u64 = c
-            .nodes
-            .iter()
-            .map(|n| n.paced.delayed_answers.load(Ordering::Relaxed))
-            .sum();
-        let bytes: u64 = c
-            .nodes
-            .iter()
-            .map(|n| n.paced.bytes.load(Ordering::Relaxed))
-            .sum();
+        paced_window(c, "slow_peer", secs, 0.4)?;
+        let delayed = paced_total(c, |p| &p.delayed_answers);
+        let bytes = paced_total(c, |p| &p.bytes);
         c.rec.fault("answers delayed", delayed);
         c.rec.fault("bytes trickled", bytes);
         check_safety(c, &everyone, "after the slow spell")?;
