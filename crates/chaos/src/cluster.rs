@@ -465,16 +465,11 @@ impl<'a> Cluster<'a> {
             .nodes
             .iter()
             .map(|n| {
-                let peers = n.handle.lock().as_ref().map(|h| {
-                    let c = h.counters();
-                    format!(
-                        "in {} out {} bans {} disconnects {}",
-                        c.peers_inbound(),
-                        c.peers_outbound(),
-                        c.bans(),
-                        c.disconnects()
-                    )
-                });
+                let peers = n
+                    .handle
+                    .lock()
+                    .as_ref()
+                    .map(|h| h.counters().peer_summary());
                 format!(
                     "{}@{} {} [{}]",
                     n.name,

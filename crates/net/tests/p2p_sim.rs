@@ -184,16 +184,11 @@ impl Cluster<'_> {
             if self.sim.elapsed() >= end {
                 let tips: Vec<String> = (0..NODES)
                     .map(|i| {
-                        let counters = self.handles[i].lock().unwrap().as_ref().map(|h| {
-                            let c = h.counters();
-                            format!(
-                                "in {} out {} bans {} disconnects {}",
-                                c.peers_inbound(),
-                                c.peers_outbound(),
-                                c.bans(),
-                                c.disconnects()
-                            )
-                        });
+                        let counters = self.handles[i]
+                            .lock()
+                            .unwrap()
+                            .as_ref()
+                            .map(|h| h.counters().peer_summary());
                         format!(
                             "node{i}@{} {} peers {counters:?}",
                             self.states[i].height(),

@@ -134,6 +134,18 @@ impl NetCounters {
         self.disconnects.load(Ordering::Relaxed)
     }
 
+    /// The peer counters in one line (`in N out N bans N disconnects N`), for diagnostics
+    /// such as a simulation's "did not converge" message.
+    pub fn peer_summary(&self) -> String {
+        format!(
+            "in {} out {} bans {} disconnects {}",
+            self.peers_inbound(),
+            self.peers_outbound(),
+            self.bans(),
+            self.disconnects()
+        )
+    }
+
     /// Sets the height of the best header known.
     pub(crate) fn set_header_height(&self, h: u32) {
         self.header_height.store(h as u64, Ordering::Relaxed);
