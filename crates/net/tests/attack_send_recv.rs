@@ -368,7 +368,13 @@ async fn a_flood_while_the_engine_is_stuck_stays_within_the_event_queue_bytes() 
     while !locked.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    // The engine blocks on its next tick (50 ms).
+    // A status request makes the engine read the chainstate as soon as it takes the
+    // request (requests come first in its loop), so it is stuck from then on whatever its
+    // timer does (the timer reads the chainstate only while no block download is active).
+    let status = {
+        let handle = pair.node.handle.clone();
+        tokio::spawn(async move { handle.status().await.is_ok() })
+    };
     tokio::time::sleep(Duration::from_millis(300)).await;
     let flood = {
         let written = written.clone();
@@ -394,6 +400,10 @@ async fn a_flood_while_the_engine_is_stuck_stays_within_the_event_queue_bytes() 
     );
     hold.await.expect("lock holder");
     flood.await.expect("flood");
+    assert!(
+        status.await.expect("status"),
+        "{context}: the engine answers once unstuck"
+    );
     let peak = pair.node.handle.counters().peak_event_queue_bytes();
     assert!(
         peak <= QUEUE_BYTES as u64,
